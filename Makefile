@@ -1,0 +1,49 @@
+# One target per check; CI runs the same ones (.ci/run).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/wirewatch demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest -q tests/e2e
+
+eval: $(STAMP)
+	$(PY) -m evals
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pipeline workers tests evals bench
+	$(VENV)/bin/ruff format --check pipeline workers tests evals bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format pipeline workers tests evals bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy pipeline workers
+
+clean:
+	rm -rf $(VENV) .wirewatch .pytest_cache .mypy_cache

@@ -1,0 +1,123 @@
+"""The one place that knows the stage order.
+
+An article goes through, in order:
+
+1. ``clean``     -- HTML or crawler text -> normalised text and metadata (``cleaning.clean``)
+2. ``language``  -- ISO 639-1 code and confidence (``language.detect``)
+3. ``entities``  -- people, organisations, places linked to knowledge-base ids (``entities.tag``)
+4. ``story``     -- exact-duplicate and near-duplicate grouping into a ``story_id`` (``story``)
+5. ``match``     -- watchlist hits with explanations (``matching.Monitor.match``)
+
+Each step takes and returns an ``EnrichedRecord``; ``enrich`` runs them all in-process
+(``wirewatch process``), the Celery tasks in ``workers`` run one step each per micro-batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipeline import cleaning, language, story
+from pipeline.entities import KnowledgeBase, tag
+from pipeline.matching import Monitor, WatchlistHit
+from pipeline.models import Article, EnrichedRecord, Language
+from pipeline.story import Fingerprint
+
+__all__ = [
+    "STAGES",
+    "Enriched",
+    "Options",
+    "StoryIndex",
+    "article_id",
+    "enrich",
+    "run_clean",
+    "run_entities",
+    "run_language",
+    "run_match",
+    "run_story",
+]
+
+STAGES: tuple[str, ...] = ("clean", "language", "entities", "story", "match")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Plain options for the pure stages (workers build them from settings)."""
+
+    max_body_bytes: int = 5_000_000
+
+
+class StoryIndex(Protocol):
+    """Assigns a ``story_id`` (and the id of an exact duplicate, if any) to a fingerprint."""
+
+    def assign(self, record_id: str, fingerprint: Fingerprint, at: datetime) -> tuple[str, str | None]: ...
+
+
+def article_id(article: Article) -> str:
+    """Return the article's id: the given one unchanged, else derived from its canonical URL."""
+    return article.id if article.id else story.url_id(article.url)
+
+
+def run_clean(article: Article, options: Options = Options()) -> EnrichedRecord:
+    cleaned = cleaning.clean(article, max_bytes=options.max_body_bytes)
+    return EnrichedRecord(
+        id=article_id(article),
+        url=article.url,
+        source=article.source or story.domain_of(article.url),
+        title=article.title or cleaned.title,
+        text=cleaned.text,
+        language=Language(code="und", confidence=0.0, declared=article.language or cleaned.declared_language),
+        published_at=article.published_at.isoformat() if article.published_at else cleaned.published_at,
+        authors=cleaned.authors,
+        canonical_url=cleaned.canonical_url,
+        site_name=cleaned.site_name,
+        truncated=cleaned.truncated,
+        metadata=article.metadata,
+    )
+
+
+def run_language(record: EnrichedRecord) -> EnrichedRecord:
+    result = language.detect(record.text, title=record.title, declared=record.language.declared)
+    return record.model_copy(update={"language": result})
+
+
+def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
+    return record.model_copy(update={"entities": tag(record.text, title=record.title, kb=kb)})
+
+
+def run_story(record: EnrichedRecord, index: StoryIndex, at: datetime | None = None) -> EnrichedRecord:
+    fp = story.fingerprint(record.text, title=record.title, url=record.canonical_url or record.url)
+    story_id, duplicate_of = index.assign(record.id, fp, at or datetime.now(UTC))
+    return record.model_copy(
+        update={"story_id": story_id, "duplicate_of": duplicate_of, "content_hash": fp.content_hash}
+    )
+
+
+def run_match(record: EnrichedRecord, monitor: Monitor) -> list[WatchlistHit]:
+    return monitor.match(record)
+
+
+@dataclass(frozen=True)
+class Enriched:
+    """The outcome of ``enrich``: the record and the watchlists it matched."""
+
+    record: EnrichedRecord
+    hits: list[WatchlistHit]
+
+
+def enrich(
+    article: Article,
+    *,
+    kb: KnowledgeBase,
+    monitor: Monitor,
+    index: StoryIndex,
+    options: Options = Options(),
+) -> Enriched:
+    """Run every stage in order on one article, in-process."""
+    record = run_clean(article, options)
+    record = run_language(record)
+    record = run_entities(record, kb)
+    record = run_story(record, index)
+    record = record.model_copy(update={"processed_at": datetime.now(UTC).isoformat()})
+    return Enriched(record=record, hits=run_match(record, monitor))

@@ -1,0 +1,181 @@
+"""Pydantic models for every record that crosses a boundary.
+
+Input from outside (``Article``) is frozen and forbids unknown fields; records we
+produce (``EnrichedRecord``, ``Alert``, ``DeadLetter``) are the public contracts
+described in the README and must not change meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "PIPELINE_VERSION",
+    "Alert",
+    "AlertArticle",
+    "AlertRef",
+    "Article",
+    "Cleaned",
+    "DeadLetter",
+    "EnrichedRecord",
+    "Entity",
+    "EntityType",
+    "Language",
+    "Match",
+    "Mention",
+    "Span",
+]
+
+PIPELINE_VERSION = "0.1.0"
+
+EntityType = Literal["PERSON", "ORG", "LOC", "MISC"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Article(_Frozen):
+    """One crawled article as pushed on the ingest stream (field ``article``)."""
+
+    url: str = Field(min_length=1, max_length=8192)
+    id: str | None = Field(default=None, min_length=1, max_length=512)
+    html: str | None = None
+    text: str | None = None
+    title: str | None = Field(default=None, max_length=4096)
+    source: str | None = Field(default=None, max_length=512)
+    published_at: datetime | None = None
+    language: str | None = Field(default=None, max_length=35)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("url must be absolute (scheme://host/...)")
+        return value
+
+
+class Cleaned(_Frozen):
+    """What the cleaning stage extracted: the text every later stage reads, and metadata."""
+
+    text: str
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published_at: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+    declared_language: str | None = None
+    truncated: bool = False
+    content_type: Literal["html", "text"] = "text"
+
+
+class Language(_Frozen):
+    """Detected language: ISO 639-1 ``code`` or ``und``, ``confidence`` in 0..1."""
+
+    code: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    declared: str | None = None
+    detected: str | None = None
+
+
+class Mention(_Frozen):
+    """A character span ``[start, end)`` into the record's ``text``."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+
+
+class Entity(_Frozen):
+    """A person, organisation, place or other named thing mentioned in the article."""
+
+    id: str
+    name: str
+    type: EntityType
+    mentions: list[Mention] = Field(default_factory=list)
+    salience: float = Field(default=0.0, ge=0.0, le=1.0)
+    linked: bool = True
+
+
+class AlertRef(_Frozen):
+    watchlist_id: str
+    alert_id: str
+
+
+class Span(_Frozen):
+    start: int
+    end: int
+
+
+class Match(_Frozen):
+    """Why a watchlist fired: the term, phrase or entity, its spans in ``text``, a snippet."""
+
+    term: str | None = None
+    entity: str | None = None
+    field: Literal["text", "title", "lang", "source"] = "text"
+    spans: list[Span] = Field(default_factory=list)
+    snippet: str = ""
+
+
+class EnrichedRecord(_Frozen):
+    """The public enriched record (stream ``wirewatch:enriched``, ``wirewatch process``)."""
+
+    id: str
+    url: str
+    source: str | None = None
+    title: str | None = None
+    text: str
+    language: Language
+    entities: list[Entity] = Field(default_factory=list)
+    story_id: str | None = None
+    alerts: list[AlertRef] = Field(default_factory=list)
+    pipeline_version: str = PIPELINE_VERSION
+    published_at: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    canonical_url: str | None = None
+    site_name: str | None = None
+    truncated: bool = False
+    content_hash: str | None = None
+    duplicate_of: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    processed_at: str | None = None
+
+
+class AlertArticle(_Frozen):
+    id: str
+    url: str
+    title: str | None = None
+    source: str | None = None
+    language: str | None = None
+    published_at: str | None = None
+
+
+class Alert(_Frozen):
+    """One watchlist alert (stream ``wirewatch:alerts`` and the webhook body)."""
+
+    type: Literal["alert"] = "alert"
+    alert_id: str
+    watchlist_id: str
+    watchlist_name: str
+    story_id: str | None = None
+    article: AlertArticle
+    matches: list[Match] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    created_at: str
+
+
+class DeadLetter(_Frozen):
+    """One entry of the dead-letter stream (field ``entry``)."""
+
+    reason: str
+    detail: str
+    stage: str
+    attempts: int = 1
+    payload: str
+    at: str
+    article_id: str | None = None
+    batch_id: str | None = None

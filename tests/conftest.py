@@ -1,0 +1,32 @@
+"""Shared fixtures. Servers are real: a throwaway Redis on a free port per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real Redis (``redis-server`` from PATH, else the embedded binary) for this test session."""
+    from workers.embedded import start_server
+
+    server = start_server(tmp_path_factory.mktemp("redis"), prefer_path=True, appendonly=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: object) -> Iterator[str]:
+    """A URL to a freshly flushed database of the session's Redis."""
+    import redis
+
+    url: str = redis_server.url  # type: ignore[attr-defined]
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    client.close()
+    yield url

@@ -1,0 +1,99 @@
+"""Every Redis key, stream and queue name, in one place.
+
+All names share one prefix (``WIREWATCH_PREFIX``, default ``wirewatch``) so two
+deployments can share a Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["QUEUES", "Keys"]
+
+# Celery queues, one per stage group; routes live in ``workers.app``.
+QUEUES: tuple[str, ...] = ("clean", "nlp", "match", "emit", "deliver")
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "wirewatch"
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # Public streams.
+    @property
+    def ingest(self) -> str:
+        return self._k("ingest")
+
+    @property
+    def enriched(self) -> str:
+        return self._k("enriched")
+
+    @property
+    def alerts(self) -> str:
+        return self._k("alerts")
+
+    @property
+    def dlq(self) -> str:
+        return self._k("dlq")
+
+    # Internal state.
+    @property
+    def ingest_group(self) -> str:
+        return "ingest"
+
+    @property
+    def watchlists(self) -> str:
+        """Hash: watchlist id -> JSON (with secret)."""
+        return self._k("watchlists")
+
+    @property
+    def watchlists_version(self) -> str:
+        return self._k("watchlists", "version")
+
+    @property
+    def entities(self) -> str:
+        """Hash: entity id -> JSON entry (imported knowledge base)."""
+        return self._k("entities")
+
+    @property
+    def entities_version(self) -> str:
+        return self._k("entities", "version")
+
+    def seen_article(self, article_id: str) -> str:
+        return self._k("seen", article_id)
+
+    def alerted(self, watchlist_id: str, story_id: str) -> str:
+        return self._k("alerted", watchlist_id, story_id)
+
+    def story_hash(self, content_hash: str) -> str:
+        return self._k("story", "hash", content_hash)
+
+    def story_url(self, url_key: str) -> str:
+        return self._k("story", "url", url_key)
+
+    def story_band(self, band: str) -> str:
+        return self._k("story", "band", band)
+
+    def story_sig(self, story_id: str) -> str:
+        return self._k("story", "sig", story_id)
+
+    # Webhook delivery.
+    @property
+    def delivery_schedule(self) -> str:
+        """Sorted set: delivery job -> due time (epoch seconds)."""
+        return self._k("delivery", "schedule")
+
+    def delivery_job(self, alert_id: str) -> str:
+        return self._k("delivery", "job", alert_id)
+
+    def delivery_attempts(self, alert_id: str) -> str:
+        return self._k("delivery", "attempts", alert_id)
+
+    @property
+    def delivery_index(self) -> str:
+        return self._k("delivery", "index")
+
+    def endpoint_state(self, watchlist_id: str) -> str:
+        return self._k("endpoint", watchlist_id)
