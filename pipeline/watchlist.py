@@ -5,6 +5,7 @@ FIRST VERSION (placeholder to be deepened).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -17,10 +18,18 @@ __all__ = ["Delivery", "Watchlist", "WatchlistFile", "parse_watchlists"]
 
 
 class Delivery(BaseModel):
+    """Where alerts go: a webhook URL with its ``whsec_`` secret, or the alerts stream only.
+
+    During a secret rotation ``previous_secret`` stays valid (both signatures are
+    sent) until ``previous_secret_expires_at``.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     webhook: str | None = None
     secret: SecretStr | None = None
+    previous_secret: SecretStr | None = None
+    previous_secret_expires_at: datetime | None = None
 
 
 class Watchlist(BaseModel):
