@@ -22,7 +22,7 @@ from pipeline import cleaning, language, story
 from pipeline.entities import KnowledgeBase, tag
 from pipeline.matching import Monitor, WatchlistHit
 from pipeline.models import Article, EnrichedRecord, Language
-from pipeline.story import Fingerprint
+from pipeline.story import Assignment, Fingerprint
 
 __all__ = [
     "STAGES",
@@ -51,7 +51,7 @@ class Options:
 class StoryIndex(Protocol):
     """Assigns a ``story_id`` (and the id of an exact duplicate, if any) to a fingerprint."""
 
-    def assign(self, record_id: str, fingerprint: Fingerprint, at: datetime) -> tuple[str, str | None]: ...
+    def assign(self, record_id: str, fingerprint: Fingerprint, at: datetime) -> Assignment: ...
 
 
 def article_id(article: Article) -> str:
@@ -88,9 +88,13 @@ def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
 
 def run_story(record: EnrichedRecord, index: StoryIndex, at: datetime | None = None) -> EnrichedRecord:
     fp = story.fingerprint(record.text, title=record.title, url=record.canonical_url or record.url)
-    story_id, duplicate_of = index.assign(record.id, fp, at or datetime.now(UTC))
+    assignment = index.assign(record.id, fp, at or datetime.now(UTC))
     return record.model_copy(
-        update={"story_id": story_id, "duplicate_of": duplicate_of, "content_hash": fp.content_hash}
+        update={
+            "story_id": assignment.story_id,
+            "duplicate_of": assignment.duplicate_of,
+            "content_hash": fp.content_hash,
+        }
     )
 
 

@@ -1,17 +1,72 @@
-"""Match enriched records against watchlists.
+"""Match enriched records against watchlists through a presearch index.
 
-FIRST VERSION (placeholder to be deepened).
+The approach of Lucene Monitor (Luwak): each compiled query is indexed by terms the
+article *must* contain for it to match -- an entity id, a word, or the first letters of a
+prefix. An OR needs any branch's terms; an AND needs only its most selective conjunct
+(the cheapest by an estimate of how common its terms are). A second required key, when
+the query has one, makes a two-level index: a query is a candidate only when the article
+holds both keys, and both levels are filtered with C-speed set intersections. An article
+is analysed once (tokens, entity ids, prefix keys) and only the candidates are evaluated.
+
+``match_bruteforce`` evaluates every watchlist with the same compiled evaluators; the
+benchmark compares both and requires identical results. Explanations (``Match`` with
+spans and a highlighted snippet) are built only for the watchlists that matched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pipeline.models import EnrichedRecord, Match
+from pipeline.errors import QueryError
+from pipeline.models import EnrichedRecord, Match, Span
+from pipeline.query import (
+    And,
+    EntityLookup,
+    EntityRef,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    Query,
+    Source,
+    Words,
+    compile_query,
+    token_spans,
+    tokenize,
+)
 from pipeline.watchlist import Watchlist
 
-__all__ = ["Monitor", "WatchlistHit"]
+__all__ = [
+    "CompiledWatchlist",
+    "Monitor",
+    "WatchlistHit",
+    "compile_watchlist",
+    "explain_miss",
+    "explain_record",
+]
+
+_ENT = "\x01"  # key prefixes that no word token can contain
+_PFX = "\x02"
+_PREFIX_KEY_LEN = 3  # == query.MIN_PREFIX: every prefix query is indexed by its first 3 letters
+MAX_SPANS = 10  # spans reported per match; an article can repeat a word hundreds of times
+SNIPPET_CONTEXT = 60  # characters of context on each side of the highlighted match
+
+# Very common words in the languages we see most: a query indexed by one of them would be
+# a candidate for nearly every article, so the planner prefers any other conjunct.
+_COMMON = frozenset(
+    """a an and are as at be been but by for from had has have he her his i in is it its not of on
+    or said she that the their they this to was we were which will with would you
+    de la le les des du et en un une est pour que qui dans sur au aux par pas plus
+    der die das und ist von mit den dem zu ein eine im nicht sich auf für
+    el los las del y que en un una por con para es al se lo
+    il di che e non per una sono""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -22,16 +77,608 @@ class WatchlistHit:
     matches: list[Match]
 
 
-class Monitor:
-    """All active watchlists, compiled once; ``match`` evaluates only candidates."""
+Evaluator = Callable[["_Doc"], bool]
 
-    def __init__(self, watchlists: Iterable[Watchlist] = ()) -> None:
-        self.watchlists = {w.id: w for w in watchlists}
+
+@dataclass(frozen=True)
+class CompiledWatchlist:
+    """A watchlist with its query compiled: an evaluator and its presearch keys."""
+
+    watchlist: Watchlist
+    query: Query
+    evaluate: Evaluator
+    primary: frozenset[str]
+    secondary: str
+
+
+# --- article analysis -------------------------------------------------------------------
+
+
+class _FieldIndex:
+    """Token positions and character spans of one field, built only when needed."""
+
+    __slots__ = ("ends", "positions", "sorted", "spans", "starts", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self.tokens, self.spans = token_spans(text)
+        self.starts = [s for s, _ in self.spans]
+        self.ends = [e for _, e in self.spans]
+        self.positions: dict[str, list[int]] = {}
+        for i, tok in enumerate(self.tokens):
+            self.positions.setdefault(tok, []).append(i)
+        self.sorted = sorted(self.positions)
+
+
+class _Doc:
+    """One article analysed once for every watchlist: token sets, joined text, entity ids, keys."""
+
+    __slots__ = ("A", "E", "H", "JH", "JT", "T", "_fields", "keys", "lang", "record", "sources")
+
+    def __init__(self, record: EnrichedRecord) -> None:
+        self.record = record
+        text_tokens = tokenize(record.text)
+        title_tokens = tokenize(record.title) if record.title else []
+        self.T = set(text_tokens)
+        self.H = set(title_tokens)
+        self.A = self.T | self.H if self.H else self.T
+        # Phrases are substring tests on the space-joined tokens: C speed, no positions needed.
+        self.JT = " " + " ".join(text_tokens) + " "
+        self.JH = " " + " ".join(title_tokens) + " "
+        self.E: dict[str, float] = {}
+        for ent in record.entities:
+            if ent.salience > self.E.get(ent.id, -1.0):
+                self.E[ent.id] = ent.salience
+        self.lang = record.language.code.lower()
+        sources = set()
+        if record.source:
+            sources.add(record.source.strip().lower().removeprefix("www."))
+        host = urlsplit(record.url).hostname if "://" in record.url else None
+        if host:
+            sources.add(host.lower().removeprefix("www."))
+        self.sources = tuple(sources)
+        keys = set(self.A)
+        keys.update([_ENT + i for i in self.E])
+        keys.update({_PFX + t[:_PREFIX_KEY_LEN] for t in self.A if len(t) >= _PREFIX_KEY_LEN})
+        keys.add("")
+        self.keys = keys
+        self._fields: dict[str, _FieldIndex] = {}
+
+    def field(self, name: str) -> _FieldIndex:
+        idx = self._fields.get(name)
+        if idx is None:
+            text = self.record.text if name == "text" else (self.record.title or "")
+            idx = self._fields[name] = _FieldIndex(text)
+        return idx
+
+    def has_prefix(self, prefix: str, field: str) -> bool:
+        if field == "any":
+            return self.has_prefix(prefix, "text") or self.has_prefix(prefix, "title")
+        if _PFX + prefix[:_PREFIX_KEY_LEN] not in self.keys:
+            return False
+        words = self.field(field).sorted
+        i = bisect_left(words, prefix)
+        return i < len(words) and words[i].startswith(prefix)
+
+    def from_source(self, domain: str) -> bool:
+        return any(s == domain or s.endswith("." + domain) for s in self.sources)
+
+    def occurrences(self, leaf: Node, field: str, min_salience: float) -> list[tuple[int, int]]:
+        """Return ``[start, end)`` token ranges of ``leaf`` in ``field``, sorted by start."""
+        if isinstance(leaf, Or):
+            out = [o for c in leaf.children for o in self.occurrences(c, field, min_salience)]
+            return sorted(set(out))
+        idx = self.field(field)
+        if isinstance(leaf, Words):
+            if leaf.field not in ("any", field):
+                return []
+            first, k = leaf.tokens[0], len(leaf.tokens)
+            rest = list(leaf.tokens)
+            return [
+                (p, p + k)
+                for p in idx.positions.get(first, ())
+                if k == 1 or idx.tokens[p : p + k] == rest
+            ]
+        if isinstance(leaf, Prefix):
+            if leaf.field not in ("any", field):
+                return []
+            i = bisect_left(idx.sorted, leaf.prefix)
+            pos: list[int] = []
+            while i < len(idx.sorted) and idx.sorted[i].startswith(leaf.prefix):
+                pos.extend(idx.positions[idx.sorted[i]])
+                i += 1
+            return [(p, p + 1) for p in sorted(pos)]
+        if isinstance(leaf, EntityRef):
+            if field != "text" or self.E.get(leaf.id or "", -1.0) < min_salience:
+                return []
+            out = []
+            for ent in self.record.entities:
+                if ent.id == leaf.id and ent.salience >= min_salience:
+                    for m in ent.mentions:
+                        a, b = bisect_right(idx.ends, m.start), bisect_left(idx.starts, m.end)
+                        if a < b:
+                            out.append((a, b))
+            return sorted(set(out))
+        return []
+
+    def near_pairs(
+        self, node: Near, field: str, min_salience: float, first_only: bool
+    ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Return pairs of left/right occurrences at most ``distance`` words apart in ``field``."""
+        left = self.occurrences(node.left, field, min_salience)
+        if not left:
+            return []
+        right = self.occurrences(node.right, field, min_salience)
+        if not right:
+            return []
+        starts = [s for s, _ in right]
+        longest = max(e - s for s, e in right)
+        n = node.distance
+        pairs = []
+        for a in left:
+            lo = bisect_left(starts, a[0] - n - longest)
+            hi = bisect_right(starts, a[1] + n)
+            for b in right[lo:hi]:
+                if (b[0] >= a[1] and b[0] - a[1] <= n) or (a[0] >= b[1] and a[0] - b[1] <= n):
+                    pairs.append((a, b))
+                    if first_only:
+                        return pairs
+        return pairs
+
+    def near(self, node: Near, field: str, min_salience: float) -> bool:
+        fields = ("text", "title") if field == "any" else (field,)
+        return any(self.near_pairs(node, f, min_salience, True) for f in fields)
+
+
+# --- compiling queries to evaluators ----------------------------------------------------
+
+
+def _all(fns: list[Evaluator]) -> Evaluator:
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        f, g = fns
+        return lambda d: f(d) and g(d)
+    funcs = tuple(fns)
+
+    def conj(d: _Doc) -> bool:
+        for fn in funcs:
+            if not fn(d):
+                return False
+        return True
+
+    return conj
+
+
+def _any(fns: list[Evaluator]) -> Evaluator:
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        f, g = fns
+        return lambda d: f(d) or g(d)
+    funcs = tuple(fns)
+
+    def disj(d: _Doc) -> bool:
+        for fn in funcs:
+            if fn(d):
+                return True
+        return False
+
+    return disj
+
+
+def _word_set_test(words: frozenset[str], field: str, conjunctive: bool) -> Evaluator:
+    # One C-level set operation for all single words of an AND / OR in one field.
+    if len(words) == 1:
+        (w,) = words
+        if field == "text":
+            return lambda d: w in d.T
+        if field == "title":
+            return lambda d: w in d.H
+        return lambda d: w in d.A
+    if conjunctive:
+        if field == "text":
+            return lambda d: words <= d.T
+        if field == "title":
+            return lambda d: words <= d.H
+        return lambda d: words <= d.A
+    if field == "text":
+        return lambda d: not words.isdisjoint(d.T)
+    if field == "title":
+        return lambda d: not words.isdisjoint(d.H)
+    return lambda d: not words.isdisjoint(d.A)
+
+
+def _build(node: Node, ms: float) -> Evaluator:
+    if isinstance(node, Words):
+        if len(node.tokens) == 1:
+            return _word_set_test(frozenset(node.tokens), node.field, True)
+        pat = " " + " ".join(node.tokens) + " "
+        if node.field == "text":
+            return lambda d: pat in d.JT
+        if node.field == "title":
+            return lambda d: pat in d.JH
+        return lambda d: pat in d.JT or pat in d.JH
+    if isinstance(node, Prefix):
+        prefix, pfield = node.prefix, node.field
+        return lambda d: d.has_prefix(prefix, pfield)
+    if isinstance(node, EntityRef):
+        eid = node.id or node.value
+        if ms <= 0.0:
+            return lambda d: eid in d.E
+        return lambda d: d.E.get(eid, -1.0) >= ms
+    if isinstance(node, Lang):
+        code = node.code
+        return lambda d: d.lang == code
+    if isinstance(node, Source):
+        domain = node.domain
+        return lambda d: d.from_source(domain)
+    if isinstance(node, Not):
+        inner = _build(node.child, ms)
+        return lambda d: not inner(d)
+    if isinstance(node, Near):
+        near, nfield = node, _near_field(node)
+        return lambda d: d.near(near, nfield, ms)
+    conjunctive = isinstance(node, And)
+    singles: dict[str, set[str]] = {}
+    others: list[Evaluator] = []
+    for child in node.children:
+        if isinstance(child, Words) and len(child.tokens) == 1:
+            singles.setdefault(child.field, set()).add(child.tokens[0])
+        else:
+            others.append(_build(child, ms))
+    # Cheap set tests first, then phrases/entities, positional (NEAR, prefix) tests last.
+    fns = [_word_set_test(frozenset(ws), f, conjunctive) for f, ws in singles.items()] + others
+    return _all(fns) if conjunctive else _any(fns)
+
+
+def _near_field(node: Near) -> str:
+    fields = {leaf.field for leaf in _near_leaves(node) if isinstance(leaf, Words | Prefix)}
+    fields.discard("any")
+    if any(isinstance(leaf, EntityRef) for leaf in _near_leaves(node)):
+        fields.add("text")  # entity mentions are spans into the text
+    return fields.pop() if fields else "any"  # the parser refuses operands from two fields
+
+
+def _near_leaves(node: Near) -> list[Node]:
+    out: list[Node] = []
+    for side in (node.left, node.right):
+        out.extend(side.children if isinstance(side, Or) else (side,))
+    return out
+
+
+def _with_filters(fn: Evaluator, w: Watchlist) -> Evaluator:
+    langs = frozenset(code.lower() for code in w.languages)
+    include = tuple(d.lower().removeprefix("www.") for d in w.sources.get("include", []))
+    exclude = tuple(d.lower().removeprefix("www.") for d in w.sources.get("exclude", []))
+    checks: list[Evaluator] = []
+    if langs:
+        checks.append(lambda d: d.lang in langs)
+    if include:
+        checks.append(lambda d: any(d.from_source(x) for x in include))
+    if exclude:
+        checks.append(lambda d: not any(d.from_source(x) for x in exclude))
+    return _all([*checks, fn]) if checks else fn
+
+
+# --- presearch planning -----------------------------------------------------------------
+
+
+def _key_cost(key: str) -> float:
+    """Estimate how often ``key`` occurs in an article (lower = more selective)."""
+    if key.startswith(_ENT):
+        return 2.0
+    if key.startswith(_PFX):
+        return 40.0
+    if key in _COMMON:
+        return 1000.0
+    if key.isdigit():
+        return 30.0
+    return max(1.0, 16.0 - len(key))
+
+
+def _set_cost(keys: frozenset[str]) -> float:
+    return sum(_key_cost(k) for k in keys)
+
+
+def _requirements(node: Node) -> list[frozenset[str]]:
+    """Return key sets that must each be hit by an article the query can match."""
+    if isinstance(node, Words):
+        return [frozenset((t,)) for t in dict.fromkeys(node.tokens)]
+    if isinstance(node, Prefix):
+        return [frozenset((_PFX + node.prefix[:_PREFIX_KEY_LEN],))]
+    if isinstance(node, EntityRef):
+        return [frozenset((_ENT + (node.id or node.value),))]
+    if isinstance(node, And):
+        return [req for c in node.children for req in _requirements(c)]
+    if isinstance(node, Near):
+        return _requirements(node.left) + _requirements(node.right)
+    if isinstance(node, Or):
+        parts = [_requirements(c) for c in node.children]
+        if any(not p for p in parts):
+            return []
+        return [frozenset().union(*(min(p, key=_set_cost) for p in parts))]
+    return []  # Not, Lang, Source constrain nothing an index could use
+
+
+def _plan(root: Node) -> tuple[frozenset[str], str]:
+    reqs = sorted(set(_requirements(root)), key=lambda r: (_set_cost(r), sorted(r)))
+    if not reqs:  # compile_query refuses such queries; kept as a guard
+        raise QueryError(
+            "position 0: query has no indexable term", position=0, reason="query_too_expensive"
+        )
+    primary = reqs[0]
+    secondary = next((next(iter(r)) for r in reqs[1:] if len(r) == 1 and not r <= primary), "")
+    return primary, secondary
+
+
+def compile_watchlist(w: Watchlist, kb: EntityLookup | None = None) -> CompiledWatchlist:
+    """Compile ``w``'s query (entities resolved through ``kb``); raise ``QueryError`` if it is refused."""
+    query = compile_query(w.query, kb)
+    fn = _with_filters(_build(query.root, w.min_salience), w)
+    primary, secondary = _plan(query.root)
+    return CompiledWatchlist(
+        watchlist=w, query=query, evaluate=fn, primary=primary, secondary=secondary
+    )
+
+
+# --- explanations -----------------------------------------------------------------------
+
+
+def _snippet(text: str, start: int, end: int) -> str:
+    lo, hi = max(0, start - SNIPPET_CONTEXT), min(len(text), end + SNIPPET_CONTEXT)
+    if lo > 0 and (cut := text.find(" ", lo, start)) != -1:
+        lo = cut + 1
+    if hi < len(text) and (cut := text.rfind(" ", end, hi)) != -1:
+        hi = cut
+    body = f"{text[lo:start]}«{text[start:end]}»{text[end:hi]}"
+    return ("…" if lo > 0 else "") + " ".join(body.split()) + ("…" if hi < len(text) else "")
+
+
+def _leaf_match(leaf: Node, d: _Doc, field: str, ranges: list[tuple[int, int]]) -> Match:
+    idx = d.field(field)
+    spans = [Span(start=idx.spans[a][0], end=idx.spans[b - 1][1]) for a, b in ranges[:MAX_SPANS]]
+    text = d.record.text if field == "text" else (d.record.title or "")
+    snippet = _snippet(text, spans[0].start, spans[0].end) if spans else ""
+    fld: Literal["text", "title"] = "title" if field == "title" else "text"
+    if isinstance(leaf, EntityRef):
+        return Match(entity=leaf.id, field=fld, spans=spans, snippet=snippet)
+    raw = leaf.raw if isinstance(leaf, Words | Prefix) else ""
+    return Match(term=raw, field=fld, spans=spans, snippet=snippet)
+
+
+def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
+    """Return the matches that make ``node`` true on ``d``, or ``None`` when it is false."""
+    if isinstance(node, And):
+        out: list[Match] = []
+        for c in node.children:
+            sub = _explain(c, d, ms)
+            if sub is None:
+                return None
+            out += sub
+        return out
+    if isinstance(node, Or):
+        subs = [s for s in (_explain(c, d, ms) for c in node.children) if s is not None]
+        return [m for s in subs for m in s] if subs else None
+    if isinstance(node, Not):
+        return None if _build(node.child, ms)(d) else []
+    if isinstance(node, Lang):
+        return [Match(term=f"lang:{node.code}", field="lang")] if d.lang == node.code else None
+    if isinstance(node, Source):
+        return (
+            [Match(term=f"source:{node.domain}", field="source")]
+            if d.from_source(node.domain)
+            else None
+        )
+    if isinstance(node, Near):
+        fields = ("text", "title") if (f := _near_field(node)) == "any" else (f,)
+        out = []
+        for fld in fields:
+            pairs = d.near_pairs(node, fld, ms, False)
+            if pairs:
+                out.append(
+                    _leaf_match(
+                        _near_operand(node.left, d, fld, ms), d, fld, sorted({a for a, _ in pairs})
+                    )
+                )
+                out.append(
+                    _leaf_match(
+                        _near_operand(node.right, d, fld, ms), d, fld, sorted({b for _, b in pairs})
+                    )
+                )
+        return out or None
+    if not _build(node, ms)(d):
+        return None
+    fields = ("text",) if isinstance(node, EntityRef) else ("text", "title")
+    if isinstance(node, Words | Prefix) and node.field != "any":
+        fields = (node.field,)
+    out = []
+    for fld in fields:
+        ranges = d.occurrences(node, fld, ms)
+        if ranges:
+            out.append(_leaf_match(node, d, fld, ranges))
+    if not out and isinstance(node, EntityRef):  # the entity is on the record without mentions
+        out.append(Match(entity=node.id, field="text"))
+    return out
+
+
+def _near_operand(side: Node, d: _Doc, field: str, ms: float) -> Node:
+    if isinstance(side, Or):  # name the first branch that occurs
+        return next((c for c in side.children if d.occurrences(c, field, ms)), side.children[0])
+    return side
+
+
+def explain_record(compiled: CompiledWatchlist, record: EnrichedRecord) -> WatchlistHit | None:
+    """Evaluate one compiled watchlist on ``record``; return the hit with its matches, or ``None``."""
+    d = _Doc(record)
+    if not compiled.evaluate(d):
+        return None
+    return WatchlistHit(
+        compiled.watchlist, _explain(compiled.query.root, d, compiled.watchlist.min_salience) or []
+    )
+
+
+def explain_miss(compiled: CompiledWatchlist, record: EnrichedRecord) -> list[str]:
+    """Return human-readable reasons why ``compiled`` does not match ``record`` (empty if it does)."""
+    d = _Doc(record)
+    w = compiled.watchlist
+    if compiled.evaluate(d):
+        return []
+    reasons = []
+    if w.languages and d.lang not in {c.lower() for c in w.languages}:
+        reasons.append(f"language {d.lang!r} is not one of {', '.join(w.languages)}")
+    include, exclude = w.sources.get("include", []), w.sources.get("exclude", [])
+    if include and not any(d.from_source(x.lower()) for x in include):
+        reasons.append(
+            f"source {', '.join(d.sources) or '(none)'} is not one of {', '.join(include)}"
+        )
+    if exclude and any(d.from_source(x.lower()) for x in exclude):
+        reasons.append(f"source {', '.join(d.sources)} is excluded")
+    if _explain(compiled.query.root, d, w.min_salience) is None:
+        reasons.append(
+            "the query is false on this article: "
+            + "; ".join(_leaf_states(compiled.query.root, d, w))
+        )
+    return reasons
+
+
+def _leaf_states(node: Node, d: _Doc, w: Watchlist) -> list[str]:
+    from pipeline.query import leaves
+
+    states = []
+    for leaf in leaves(node):
+        ok = _build(leaf, w.min_salience)(d)
+        name = leaf.raw if isinstance(leaf, Words | Prefix) else _leaf_name(leaf)
+        states.append(f"{name} {'found' if ok else 'absent'}")
+    for near in _nears(node):
+        if not d.near(near, _near_field(near), w.min_salience):
+            states.append(f"NEAR/{near.distance} at position {near.position} not satisfied")
+    return states
+
+
+def _leaf_name(leaf: Node) -> str:
+    if isinstance(leaf, EntityRef):
+        return f"entity:{leaf.id}" + (f" ({leaf.value})" if leaf.value != leaf.id else "")
+    if isinstance(leaf, Lang):
+        return f"lang:{leaf.code}"
+    if isinstance(leaf, Source):
+        return f"source:{leaf.domain}"
+    return str(leaf)
+
+
+def _nears(node: Node) -> list[Near]:
+    if isinstance(node, And | Or):
+        return [n for c in node.children for n in _nears(c)]
+    if isinstance(node, Not):
+        return _nears(node.child)
+    return [node] if isinstance(node, Near) else []
+
+
+# --- the monitor ------------------------------------------------------------------------
+
+
+class Monitor:
+    """All watchlists, compiled once; ``match`` evaluates only the presearch candidates.
+
+    Watchlists whose query is refused when the monitor is built (say an entity that left
+    the knowledge base) are skipped and listed in ``errors``; ``add``/``update`` raise.
+    """
+
+    def __init__(
+        self, watchlists: Iterable[Watchlist] = (), kb: EntityLookup | None = None
+    ) -> None:
+        self.kb = kb
+        self.errors: dict[str, QueryError] = {}
+        self._compiled: dict[str, CompiledWatchlist] = {}
+        self._index: dict[str, dict[str, set[str]]] = {}
+        for w in watchlists:
+            try:
+                self.add(w)
+            except QueryError as exc:
+                self.errors[w.id] = exc
+
+    @property
+    def watchlists(self) -> dict[str, Watchlist]:
+        return {i: c.watchlist for i, c in self._compiled.items()}
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    def __contains__(self, watchlist_id: object) -> bool:
+        return watchlist_id in self._compiled
+
+    def get(self, watchlist_id: str) -> CompiledWatchlist | None:
+        return self._compiled.get(watchlist_id)
+
+    def add(self, watchlist: Watchlist | CompiledWatchlist) -> CompiledWatchlist:
+        """Compile (unless already compiled) and index ``watchlist``, replacing one with the same id."""
+        compiled = (
+            watchlist
+            if isinstance(watchlist, CompiledWatchlist)
+            else compile_watchlist(watchlist, self.kb)
+        )
+        wid = compiled.watchlist.id
+        self.remove(wid)
+        self._compiled[wid] = compiled
+        self.errors.pop(wid, None)
+        if compiled.watchlist.enabled:
+            for key in compiled.primary:
+                self._index.setdefault(key, {}).setdefault(compiled.secondary, set()).add(wid)
+        return compiled
+
+    update = add
+
+    def remove(self, watchlist_id: str) -> bool:
+        """Drop ``watchlist_id`` from the monitor; return whether it was there."""
+        old = self._compiled.pop(watchlist_id, None)
+        if old is None:
+            return False
+        for key in old.primary:
+            sub = self._index.get(key)
+            if sub is None or old.secondary not in sub:
+                continue
+            sub[old.secondary].discard(watchlist_id)
+            if not sub[old.secondary]:
+                del sub[old.secondary]
+                if not sub:
+                    del self._index[key]
+        return True
+
+    def _candidates(self, d: _Doc) -> set[str]:
+        keys, index = d.keys, self._index
+        out: set[str] = set()
+        for key in index.keys() & keys:
+            sub = index[key]
+            if len(sub) == 1 and "" in sub:
+                out |= sub[""]
+            else:
+                for key2 in sub.keys() & keys:
+                    out |= sub[key2]
+        return out
+
+    def candidates(self, record: EnrichedRecord) -> set[str]:
+        """Return the ids of the watchlists the presearch index would evaluate on ``record``."""
+        return self._candidates(_Doc(record))
+
+    def _hits(self, d: _Doc, ids: Iterable[str]) -> list[WatchlistHit]:
+        compiled = self._compiled
+        matched = [
+            c for c in map(compiled.__getitem__, ids) if c.watchlist.enabled and c.evaluate(d)
+        ]
+        matched.sort(key=lambda c: c.watchlist.id)
+        return [
+            WatchlistHit(
+                watchlist=c.watchlist,
+                matches=_explain(c.query.root, d, c.watchlist.min_salience) or [],
+            )
+            for c in matched
+        ]
 
     def match(self, record: EnrichedRecord) -> list[WatchlistHit]:
-        hits = []
-        low = record.text.casefold()
-        for w in self.watchlists.values():
-            if w.enabled and w.query.casefold() in low:
-                hits.append(WatchlistHit(watchlist=w, matches=[Match(term=w.query)]))
-        return hits
+        """Return the enabled watchlists ``record`` matches, sorted by id, each with its matches."""
+        d = _Doc(record)
+        return self._hits(d, self._candidates(d))
+
+    def match_bruteforce(self, record: EnrichedRecord) -> list[WatchlistHit]:
+        """Evaluate every watchlist on ``record`` (the reference the presearch must agree with)."""
+        d = _Doc(record)
+        return self._hits(d, self._compiled)

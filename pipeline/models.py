@@ -179,3 +179,5 @@ class DeadLetter(_Frozen):
     at: str
     article_id: str | None = None
     batch_id: str | None = None
+    # "base64" when the original bytes were not valid UTF-8 (replay restores them exactly).
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"

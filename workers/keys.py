@@ -61,6 +61,24 @@ class Keys:
     def entities_version(self) -> str:
         return self._k("entities", "version")
 
+    @property
+    def watchlist_entities(self) -> str:
+        """Hash: entity id -> JSON entry declared in an applied watchlist YAML."""
+        return self._k("watchlists", "entities")
+
+    @property
+    def celery_prefix(self) -> str:
+        """Prefix of every key the Celery broker transport writes (queues, unacked)."""
+        return self._k("celery") + ":"
+
+    def celery_queue(self, queue: str) -> str:
+        """List: Celery queue ``queue`` as the Redis transport stores it (autoscalers read LLEN)."""
+        return self.celery_prefix + queue
+
+    def task_deliveries(self, task_id: str, retry: int) -> str:
+        """Counter: how often one Celery message was delivered (poison detection)."""
+        return self._k("task", "deliveries", task_id, str(retry))
+
     def seen_article(self, article_id: str) -> str:
         return self._k("seen", article_id)
 
@@ -77,7 +95,12 @@ class Keys:
         return self._k("story", "band", band)
 
     def story_sig(self, story_id: str) -> str:
+        """Hash: a story's members (``n``, ``s<i>`` signature bytes, ``z<i>`` shingle count)."""
         return self._k("story", "sig", story_id)
+
+    def story_anchor(self, anchor: str) -> str:
+        """Set: ids of the stories whose members contain one sampled shingle (containment)."""
+        return self._k("story", "anchor", anchor)
 
     # Webhook delivery.
     @property
@@ -97,3 +120,15 @@ class Keys:
 
     def endpoint_state(self, watchlist_id: str) -> str:
         return self._k("endpoint", watchlist_id)
+
+    def delivery_lock(self, alert_id: str) -> str:
+        """String: held while one attempt for ``alert_id`` is in flight."""
+        return self._k("delivery", "lock", alert_id)
+
+    def delivery_watchlist_index(self, watchlist_id: str) -> str:
+        """Sorted set: alert id -> last update time, per watchlist."""
+        return self._k("delivery", "index", "watchlist", watchlist_id)
+
+    def endpoint_slots(self, endpoint: str) -> str:
+        """Sorted set: in-flight attempt token -> lease expiry, per host:port (semaphore)."""
+        return self._k("endpoint", "slots", endpoint)

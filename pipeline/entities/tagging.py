@@ -1,13 +1,381 @@
-"""Find knowledge-base entities in text."""
+"""Find the entities an article mentions, link them to the knowledge base, score salience.
+
+One call of ``tag`` runs, in order:
+
+1. fold the text into a token stream (``stream.tokenize``) and find every
+   knowledge-base key in it with the Aho-Corasick automaton; keep the ones that
+   start and end on word boundaries and satisfy the key's case rule;
+2. keep the longest non-overlapping matches; drop a match that is only part of
+   a longer capitalised name (``Ali`` in ``Ali Hassan``, ``New York`` in ``New
+   York Times``); demonyms (``Russian President``) and honorifics do not count;
+3. resolve keys shared by several entries: an entry already named
+   unambiguously in the article wins, then the stronger kind of key (name >
+   alias > generated variant), then load order;
+4. acronyms defined in the text (``... Republic of Korea (DPRK)``) link their
+   later uses to the defined entity;
+5. short forms: a capitalised first or last name alone (``Kim``, ``Mr. Putin``,
+   ``Kirby``) joins a person whose full name appeared earlier (title included);
+   never before;
+6. other capitalised runs become unlinked entities (the capitalisation
+   heuristic below) with an id derived from the folded full name: ``x:`` +
+   slug, so one unlisted person has the same id in every article; their short
+   forms join them too;
+7. salience from title presence, lead presence and mention share.
+
+Capitalisation heuristic for unlinked names: a run of capitalised words (with
+inner connectors such as ``of``, ``de``, ``bin``), not crossing punctuation;
+leading honorifics are stripped (and make the name a PERSON); a sentence's
+first word is dropped when it is a common word (a stop word, or written in
+lower case elsewhere in the article); weekdays and months are never names; a
+single word that only occurs sentence-initially is not a name. Runs ending in
+an organisation word (``Council``, ``Ministry``, ...) are ORG, the rest MISC.
+"""
 
 from __future__ import annotations
 
-from pipeline.entities.kb import KnowledgeBase
-from pipeline.models import Entity
+import calendar
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-__all__ = ["tag"]
+from pipeline.entities.kb import KnowledgeBase
+from pipeline.entities.stream import HARD, SOFT, TokenStream, tokenize
+from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
+from pydantic import TypeAdapter
+
+from pipeline.models import Entity, EntityType
+
+__all__ = ["LEAD_CHARS", "tag", "unlinked_id"]
+
+_ENTITIES = TypeAdapter(list[Entity])
+LEAD_CHARS = 400  # mentions starting before this offset are "in the lead"
+_MAX_RUN = 8  # longer capitalised runs are tables or headlines, not names
+
+_CONNECTORS = frozenset("of de del della da di do dos das du la le van von der den al el bin ibn bint y".split())
+_ORG_WORDS = frozenset(
+    "council ministry agency department party university college bank company corporation corp "
+    "inc ltd llc group committee commission organization organisation association union "
+    "institute foundation office court parliament congress senate army navy force forces "
+    "times news post journal press network club federation authority service police".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _calendar_words() -> frozenset[str]:
+    words = {n.lower() for n in (*calendar.month_name, *calendar.day_name) if n}
+    words |= {n.lower() for n in (*calendar.month_abbr, *calendar.day_abbr) if n}
+    return frozenset(words | {"sept"})
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    try:
+        import justext
+
+        return frozenset(w for w in justext.get_stoplist("English") if w.isalpha())
+    except Exception:  # pragma: no cover - justext ships with trafilatura
+        return frozenset()
+
+
+def unlinked_id(words: list[str]) -> str:
+    """Return the deterministic id of an unlinked name from its folded words."""
+    slug = "-".join(words)
+    if len(slug) > 80:
+        slug = slug[:60] + "-" + hashlib.sha1(slug.encode()).hexdigest()[:12]
+    return "x:" + slug
+
+
+@dataclass
+class _Found:
+    """One entity found in the article while tagging."""
+
+    id: str
+    name: str
+    type: EntityType
+    linked: bool
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    first: int = 1 << 30  # first token index in the text (-1 when named in the title)
+    in_title: bool = False
+
+
+@dataclass
+class _Match:
+    i: int
+    j: int
+    kid: int
+    demonym_only: bool
+    builtin: bool
+
+
+def _case_ok(stream: TokenStream, i: int, j: int, rule: CaseRule) -> bool:
+    surface = stream.text[stream.starts[i] : stream.ends[j]]
+    if rule == CaseRule.UPPER:
+        letters = surface.replace(".", "")
+        return letters.isupper()
+    if rule == CaseRule.CAPITALISED:
+        return surface[:1].isupper()
+    return surface != surface.lower()
+
+
+def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
+    """Return the longest non-overlapping knowledge-base matches in ``stream``."""
+    by_offset, by_end = stream.by_offset, stream.by_end
+    found: list[tuple[int, int, int]] = []
+    for last, payload in kb.scan(stream.string):
+        j = by_end.get(last + 1)
+        if j is None:
+            continue
+        i = by_offset.get(last + 1 - (payload & 0xFF))
+        if i is None:
+            continue
+        kid = payload >> 8
+        if not shouting and not _case_ok(stream, i, j, kb.rule(kid)):
+            continue
+        found.append((i, i - j, kid))
+    found.sort()
+    chosen: list[_Match] = []
+    last = -1
+    for i, negative_length, kid in found:
+        if i > last:
+            last = i - negative_length
+            cands = kb.candidates(kid)
+            chosen.append(
+                _Match(
+                    i,
+                    last,
+                    kid,
+                    all(kind == Kind.DEMONYM for _, kind in cands),
+                    all(kb.is_builtin(e) for e, _ in cands),
+                )
+            )
+    return chosen
+
+
+class _Tagger:
+    """The per-article state of one ``tag`` call."""
+
+    def __init__(self, text: str, title: str | None, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.stream = tokenize(text)
+        self.title_stream = tokenize(title) if title else None
+        self.found: dict[str, _Found] = {}
+        self.covered: set[int] = set()
+        # word -> [((priority, -token index), id)]; min() = surname first, then most recent
+        self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
+        stream = self.stream
+        self.lower_words = {w for w, c in zip(stream.words, stream.caps, strict=True) if not c}
+        self.mid_caps = {
+            w for w, c, s in zip(stream.words, stream.caps, stream.sentence_start, strict=True) if c and not s
+        }
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _namey(self, stream: TokenStream, k: int) -> bool:
+        """Whether token ``k`` is a capitalised word that could be part of a name."""
+        if not stream.caps[k]:
+            return False
+        word = stream.words[k]
+        if word in HONORIFICS or word in _calendar_words():
+            return False
+        if stream.sentence_start[k] and (word in _stopwords() or word in self.lower_words):
+            return False
+        return True
+
+    def _entity(self, key: str, name: str, etype: EntityType, linked: bool) -> _Found:
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = _Found(id=key, name=name, type=etype, linked=linked)
+        return found
+
+    def _add(self, found: _Found, i: int, j: int) -> None:
+        stream = self.stream
+        found.spans.append((stream.starts[i], stream.ends[j]))
+        found.first = min(found.first, i)
+        self.covered.update(range(i, j + 1))
+
+    def _register_short_forms(self, found: _Found, words: list[str], rank: int) -> None:
+        words = [w for w in words if len(w) > 1]
+        if len(words) < 2:
+            return
+        # Rank: surname (last) before given or family-first name (first).
+        for priority, word in ((0, words[-1]), (1, words[0])):
+            if word in _CONNECTORS:
+                continue
+            self.short_forms.setdefault(word, []).append(((priority, -rank), found.id))
+
+    # -- steps --------------------------------------------------------------------
+
+    def link_title(self) -> None:
+        title = self.title_stream
+        if title is None:
+            return
+        for m in _matches(title, self.kb, shouting=title.text.isupper()):
+            entry = self.kb.entry_at(self._resolve(m, {}))
+            found = self._entity(entry.id, entry.name, entry.type, True)
+            found.in_title = True
+            found.first = min(found.first, -1)
+            if entry.type == "PERSON":
+                self._register_short_forms(found, title.words[m.i : m.j + 1], -1)
+                self._register_short_forms(found, entry.name.lower().split(), -1)
+
+    def _resolve(self, m: _Match, seen: dict[int, int]) -> int:
+        cands = self.kb.candidates(m.kid)
+        if len(cands) == 1:
+            return cands[0][0]
+        for entry, _ in cands:
+            if entry in seen:
+                return entry
+        return cands[0][0]
+
+    def link_text(self) -> None:
+        stream, kb = self.stream, self.kb
+        shouting = stream.text.isupper()
+        matches = _matches(stream, kb, shouting=shouting)
+        covered = {k for m in matches for k in range(m.i, m.j + 1)}
+        kept = [m for m in matches if m.demonym_only or not self._extends(m, covered)]
+        seen: dict[int, int] = {}
+        for m in kept:
+            cands = kb.candidates(m.kid)
+            if len(cands) == 1:
+                seen.setdefault(cands[0][0], m.i)
+        for m in kept:
+            index = self._resolve(m, seen)
+            seen.setdefault(index, m.i)
+            entry = kb.entry_at(index)
+            found = self._entity(entry.id, entry.name, entry.type, True)
+            self._add(found, m.i, m.j)
+            if entry.type == "PERSON":
+                self._register_short_forms(found, stream.words[m.i : m.j + 1], m.i)
+                self._register_short_forms(found, entry.name.lower().replace(",", " ").split(), m.i)
+            self._define_acronym(found, m.j)
+
+    def _extends(self, m: _Match, covered: set[int]) -> bool:
+        """Whether a capitalised word outside any match continues the matched name."""
+        stream = self.stream
+        after = m.j + 1
+        if after < len(stream.words) and stream.gaps[after] == SOFT and after not in covered and self._namey(stream, after):
+            return True
+        before = m.i - 1
+        if before >= 0 and stream.gaps[m.i] == SOFT and before not in covered and not stream.sentence_start[before]:
+            word = stream.words[before]
+            if word in _CONNECTORS and before >= 1 and stream.gaps[before] == SOFT and self._namey(stream, before - 1):
+                return True
+            if self._namey(stream, before):
+                return True
+        return False
+
+    def _define_acronym(self, found: _Found, j: int) -> None:
+        """Link ``NAME (ACR)`` and later uses of ``ACR`` to ``found``."""
+        stream = self.stream
+        words = stream.words
+        a = j + 1
+        if a >= len(words) or stream.gaps[a] != HARD or (a + 1 < len(words) and stream.gaps[a + 1] != HARD):
+            return
+        surface = stream.text[stream.starts[a] : stream.ends[a]]
+        between = stream.text[stream.ends[j] : stream.starts[a]]
+        if "(" not in between or not (2 <= len(surface) <= 10 and surface.isupper()):
+            return
+        for k, word in enumerate(words):
+            if k >= a and word == words[a] and k not in self.covered:
+                if stream.text[stream.starts[k] : stream.ends[k]].isupper():
+                    self._add(found, k, k)
+
+    def link_runs(self) -> None:
+        """Join short forms to earlier full names; tag other capitalised runs as unlinked."""
+        stream = self.stream
+        words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
+        n = len(words)
+        end = -1
+        for k in [k for k, c in enumerate(caps) if c]:
+            if k <= end or k in covered:
+                continue
+            end = k
+            while end + 1 < n and gaps[end + 1] == SOFT and end + 1 not in covered:
+                nxt = end + 1
+                if caps[nxt]:
+                    end = nxt
+                elif words[nxt] in _CONNECTORS and nxt + 1 < n and caps[nxt + 1] and gaps[nxt + 1] == SOFT:
+                    end = nxt + 1
+                else:
+                    break
+            self._run(k, end)
+
+    def _run(self, i: int, j: int) -> None:
+        stream = self.stream
+        words = stream.words
+        person = False
+        while i <= j and (words[i] in HONORIFICS or words[i] in _CONNECTORS or not self._namey(stream, i)):
+            person = person or words[i] in HONORIFICS
+            i += 1
+        while j >= i and (words[j] in _CONNECTORS or words[j] in _calendar_words()):
+            j -= 1
+        if i > j or j - i + 1 > _MAX_RUN:
+            return
+        run = words[i : j + 1]
+        if all(w in self.short_forms for w in run):
+            for k in range(i, j + 1):
+                self._join_short_form(k)
+            return
+        if len(run) == 1 and stream.sentence_start[i] and not stream.text[stream.starts[i] : stream.ends[i]].isupper():
+            if run[0] not in self.mid_caps:
+                return
+        etype: EntityType = "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
+        key = unlinked_id(run)
+        found = self._entity(key, stream.surface(i, j), etype, False)
+        if person and found.type != "PERSON":
+            found.type = "PERSON"
+        self._add(found, i, j)
+        if found.type != "ORG":
+            self._register_short_forms(found, run, i)
+        self._define_acronym(found, j)
+
+    def _join_short_form(self, k: int) -> None:
+        options = self.short_forms.get(self.stream.words[k], [])
+        eligible = [(rank, eid) for rank, eid in options if self.found[eid].first < k]
+        if not eligible:
+            return
+        ids = {eid for _, eid in eligible}
+        if len(ids) > 1:
+            best = min(eligible)
+            # Same priority (both surnames) from different people: ambiguous, leave it.
+            if any(r[0] == best[0][0] and e != best[1] for r, e in eligible):
+                return
+        self._add(self.found[min(eligible)[1]], k, k)
+
+    def salience(self) -> list[Entity]:
+        counts = [len(f.spans) for f in self.found.values()]
+        top = max(counts, default=1) or 1
+        out = []
+        for f in self.found.values():
+            if not f.spans and not f.in_title:
+                continue
+            spans = sorted(set(f.spans))
+            lead = bool(spans) and spans[0][0] < LEAD_CHARS
+            score = 0.35 * f.in_title + 0.25 * lead + 0.4 * len(spans) / top
+            text = self.stream.text
+            out.append(
+                {
+                    "id": f.id,
+                    "name": f.name,
+                    "type": f.type,
+                    "mentions": [{"start": s, "end": e, "text": text[s:e]} for s, e in spans],
+                    "salience": round(min(score, 1.0), 4),
+                    "linked": f.linked,
+                }
+            )
+        out.sort(key=lambda e: (-e["salience"], e["mentions"][0]["start"] if e["mentions"] else -1, e["id"]))
+        # One bulk validation in pydantic-core is much cheaper than a model per mention.
+        return _ENTITIES.validate_python(out)
 
 
 def tag(text: str, *, title: str | None = None, kb: KnowledgeBase) -> list[Entity]:
-    """Return the entities mentioned in ``text``, with spans and salience."""
-    return []
+    """Return the entities mentioned in ``text``, with spans and salience.
+
+    ``title`` is not part of ``text``: names in it raise salience and count as
+    an earlier full mention for short forms, but carry no spans.
+    """
+    tagger = _Tagger(text, title, kb)
+    tagger.link_title()
+    tagger.link_text()
+    tagger.link_runs()
+    return tagger.salience()

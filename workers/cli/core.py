@@ -1,7 +1,365 @@
-"""`wirewatch` commands: core."""
+"""`wirewatch` core commands: up, ingest, worker, push, process, tail, status, demo."""
 
 from __future__ import annotations
 
-import click  # noqa: F401
+import json
+import os
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
 
-from workers.cli import main  # noqa: F401
+import click
+
+from workers.cli import main
+from workers.keys import QUEUES, Keys
+from workers.settings import get_settings
+
+__all__ = ["demo", "ingest", "process", "push", "status", "tail", "up", "worker"]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _client(decode: bool = True) -> Any:
+    from workers.connection import NoRedisConfigured, redis_client
+    from workers.logs import configure_logging
+
+    configure_logging(get_settings().log_level, get_settings().log_format)
+
+    try:
+        return redis_client(get_settings(), decode=decode)
+    except NoRedisConfigured as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+# -- up / ingest / worker -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=None, help="Processes per worker (default: CPU count).")
+def up(concurrency: int | None) -> None:
+    """Run everything in the foreground: ingest and workers for all queues (Ctrl-C stops).
+
+    With no WIREWATCH_REDIS_URL, starts the embedded server in WIREWATCH_DATA_DIR;
+    other commands in another terminal find it there.
+    """
+    from workers.connection import URL_FILE
+    from workers.logs import configure_logging
+    from workers.processes import ProcessGroup, service_argvs
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    server = None
+    env = dict(os.environ)
+    if settings.redis_url is None or not settings.redis_url.get_secret_value():
+        from workers.embedded import start_server
+
+        data_dir = settings.data_dir.resolve()
+        server = start_server(data_dir / "redis")
+        (data_dir / URL_FILE).write_text(server.url + "\n")
+        env["WIREWATCH_REDIS_URL"] = server.url
+        click.echo(f"embedded server: {server.url} (data in {data_dir / 'redis'})", err=True)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    group = ProcessGroup(env=env)
+    code = 0
+    try:
+        for name, argv in service_argvs(concurrency=concurrency).items():
+            group.start(name, argv)
+        click.echo(f"running: {', '.join(group.procs)} (Ctrl-C to stop)", err=True)
+        while not stop.wait(0.5):
+            dead = group.dead()
+            if dead:
+                click.echo(f"stopping: process exited: {dead}", err=True)
+                code = 1
+                break
+    finally:
+        group.stop()
+        if server is not None:
+            (settings.data_dir.resolve() / URL_FILE).unlink(missing_ok=True)
+            server.stop()
+    raise SystemExit(code)
+
+
+@main.command()
+def ingest() -> None:
+    """Run the ingest service: consumer group on the ingest stream -> validated micro-batches."""
+    from workers.ingest import IngestService, install_signal_handlers
+    from workers.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    IngestService(_client(decode=False), Keys(settings.prefix), settings).run(stop)
+
+
+@main.command()
+@click.option("--queues", "-Q", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
+@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None, help="Worker processes (default: CPU count).")
+@click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default=None)
+def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
+    """Run a Celery worker on the given queues (the command compose and the tests run)."""
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if not names or unknown:
+        _fail(f"unknown queue(s) {unknown or names}; known: {', '.join(QUEUES)}")
+    from workers.app import app
+
+    settings = get_settings()
+    argv = [
+        "worker",
+        "--queues", ",".join(names),
+        "--hostname", f"{'-'.join(names)}-{os.getpid()}@%h",
+        "--loglevel", settings.log_level,
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if pool:
+        argv += ["--pool", pool]
+    app.worker_main(argv)
+
+
+# -- push -----------------------------------------------------------------------------------
+
+_LINK_RE = None
+
+
+def _file_article(path: Path) -> str:
+    """Build an ingest payload from one .html/.txt file (URL from its canonical link if any)."""
+    import re
+
+    global _LINK_RE
+    if _LINK_RE is None:
+        _LINK_RE = re.compile(
+            r"""<(?:link[^>]+rel=["']canonical["'][^>]+href|meta[^>]+property=["']og:url["'][^>]+content)=["']([^"']+)["']""",
+            re.I,
+        )
+    data = path.read_bytes()
+    text = data.decode("utf-8", "replace")
+    article: dict[str, Any] = {}
+    if path.suffix.lower() in (".html", ".htm"):
+        found = _LINK_RE.search(text[:200_000])
+        article["url"] = found.group(1) if found and "://" in found.group(1) else path.resolve().as_uri()
+        article["html"] = text
+    else:
+        article["url"] = path.resolve().as_uri()
+        article["text"] = text
+    return json.dumps(article, ensure_ascii=False)
+
+
+def _candidates(source: str) -> Iterator[tuple[str, bytes | str]]:
+    """Yield (label, raw payload) from a JSONL file, a directory of documents, or stdin."""
+    if source == "-":
+        for n, line in enumerate(sys.stdin.buffer, 1):
+            if line.strip():
+                yield f"line {n}", line.rstrip(b"\r\n")
+        return
+    path = Path(source)
+    if path.is_dir():
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and file.suffix.lower() in (".html", ".htm", ".txt"):
+                yield file.name, _file_article(file)
+            elif file.is_file() and file.suffix.lower() in (".jsonl", ".ndjson"):
+                yield from _jsonl(file)
+        return
+    if not path.exists():
+        _fail(f"{source}: no such file or directory")
+    if path.suffix.lower() in (".html", ".htm", ".txt"):
+        yield path.name, _file_article(path)
+        return
+    yield from _jsonl(path)
+
+
+def _jsonl(path: Path) -> Iterator[tuple[str, bytes]]:
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                yield f"{path.name}:{n}", line.rstrip(b"\r\n")
+
+
+@main.command()
+@click.argument("source", metavar="FILE|DIR|-")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def push(source: str, quiet: bool) -> None:
+    """Validate and push articles: JSONL (one article per line), a directory of .html/.txt files, or - (stdin).
+
+    Prints how many were accepted and rejected, and why. Exit code 0 when all were
+    accepted, 3 when some were rejected, 2 on usage errors.
+    """
+    from pipeline.errors import PipelineError
+    from workers.client import push_many
+    from workers.validation import parse_article
+
+    settings = get_settings()
+    keys = Keys(settings.prefix)
+    client = _client()
+    accepted = 0
+    rejected: list[tuple[str, str, str]] = []
+    chunk: list[str] = []
+    items = list(_candidates(source))
+    with click.progressbar(
+        items, label="pushing", file=sys.stderr if not quiet else open(os.devnull, "w")
+    ) as bar:
+        for label, raw in bar:
+            try:
+                parse_article(raw, max_body_bytes=settings.max_body_bytes)
+            except PipelineError as exc:
+                rejected.append((label, exc.reason, exc.detail))
+                continue
+            chunk.append(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+            if len(chunk) >= 200:
+                accepted += len(push_many(client, chunk, keys=keys))
+                chunk = []
+        if chunk:
+            accepted += len(push_many(client, chunk, keys=keys))
+    click.echo(f"accepted {accepted}, rejected {len(rejected)}")
+    if rejected:
+        for reason, count in Counter(r for _, r, _ in rejected).most_common():
+            click.echo(f"  {reason}: {count}")
+        for label, reason, detail in rejected[:20]:
+            click.echo(f"  {label}: {reason}: {detail}")
+        if len(rejected) > 20:
+            click.echo(f"  ... and {len(rejected) - 20} more")
+        raise SystemExit(3)
+
+
+# -- process --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("-i", "--input", "input_", type=click.File("rb"), default="-", help="JSONL articles (default stdin).")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Enriched JSONL (default stdout).")
+@click.option("--watchlists", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Watchlist YAML to match against.")
+@click.option("--alerts", "alerts_out", type=click.File("w", encoding="utf-8"), default=None, help="Also write alerts as JSONL here.")
+def process(input_: IO[bytes], output: IO[str], watchlists: Path | None, alerts_out: IO[str] | None) -> None:
+    """Run the pipeline in-process on JSONL (no Redis): one enriched record per line.
+
+    Bad lines become error records ({"error": {...}, "line": N}); nothing crashes.
+    This is also the offline / backfill mode.
+    """
+    from workers.logs import configure_logging
+    from workers.offline import OfflinePipeline
+
+    settings = get_settings()
+    # stdout carries the records; per-article logs would drown a backfill's stderr.
+    configure_logging("WARNING", settings.log_format)
+    try:
+        pipeline = OfflinePipeline.from_settings(settings, watchlists)
+    except Exception as exc:  # a bad watchlist file is a usage error, not a crash
+        _fail(f"cannot load watchlists: {exc}")
+    stats = pipeline.run(input_, output, alerts_out=alerts_out)
+    click.echo(
+        f"processed {stats['records']} records, {stats['errors']} errors, {stats['alerts']} alerts",
+        err=True,
+    )
+
+
+# -- tail / status --------------------------------------------------------------------------
+
+_TAIL_FIELDS = {"enriched": "record", "alerts": "alert", "dlq": "entry"}
+
+
+@main.command()
+@click.argument("stream", type=click.Choice(sorted(_TAIL_FIELDS)))
+@click.option("-n", "--lines", type=click.IntRange(0, 100_000), default=10, show_default=True)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new entries.")
+def tail(stream: str, lines: int, follow: bool) -> None:
+    """Print the last entries of the enriched, alerts or dead-letter stream as JSON lines."""
+    keys = Keys(get_settings().prefix)
+    name = getattr(keys, stream)
+    client = _client()
+
+    def show(fields: dict[str, str]) -> None:
+        value = fields.get(_TAIL_FIELDS[stream])
+        click.echo(value if value is not None else json.dumps(fields, ensure_ascii=False))
+
+    last = "$"
+    rows = list(reversed(client.xrevrange(name, count=lines))) if lines else []
+    for entry_id, fields in rows:
+        show(fields)
+        last = entry_id
+    if not follow:
+        return
+    if last == "$":
+        newest = client.xrevrange(name, count=1)
+        last = newest[0][0] if newest else "0-0"
+    try:
+        while True:
+            for _, entries in client.xread({name: last}, block=1000, count=100) or []:
+                for entry_id, fields in entries:
+                    show(fields)
+                    last = entry_id
+    except KeyboardInterrupt:
+        pass
+
+
+def collect_status(client: Any, keys: Keys) -> dict[str, Any]:
+    """Return queue depths, ingest backlog and pending, stream lengths, dead letters."""
+    queues = {}
+    for q in QUEUES:
+        base = keys.celery_prefix + q
+        # kombu's Redis transport keeps one list per priority step: q, q\x06\x163, ...
+        queues[q] = sum(int(client.llen(k)) for k in [base, *(f"{base}\x06\x16{p}" for p in (3, 6, 9))])
+    ingest: dict[str, Any] = {"length": int(client.xlen(keys.ingest)), "pending": 0, "lag": None, "consumers": 0}
+    try:
+        for group in client.xinfo_groups(keys.ingest):
+            name = group["name"]
+            if (name.decode() if isinstance(name, bytes) else name) == keys.ingest_group:
+                ingest.update(pending=int(group["pending"]), lag=group.get("lag"), consumers=int(group["consumers"]))
+    except Exception:  # no stream or group yet
+        pass
+    return {
+        "queues": queues,
+        "unacked": int(client.hlen(keys.celery_prefix + "unacked")),
+        "ingest": ingest,
+        "enriched": int(client.xlen(keys.enriched)),
+        "alerts": int(client.xlen(keys.alerts)),
+        "dead_letters": int(client.xlen(keys.dlq)),
+        "watchlists": int(client.hlen(keys.watchlists)),
+        "watchlists_version": int(client.get(keys.watchlists_version) or 0),
+        "deliveries_scheduled": int(client.zcard(keys.delivery_schedule)),
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Show queue depths, ingest backlog and pending entries, stream lengths and dead letters."""
+    keys = Keys(get_settings().prefix)
+    info = collect_status(_client(), keys)
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    click.echo("queues:      " + "  ".join(f"{q}={n}" for q, n in info["queues"].items()) + f"  (in progress: {info['unacked']})")
+    ing = info["ingest"]
+    click.echo(f"ingest:      waiting={ing['length'] - ing['pending']}  pending={ing['pending']}  consumers={ing['consumers']}")
+    click.echo(f"enriched:    {info['enriched']}")
+    click.echo(f"alerts:      {info['alerts']}  (deliveries scheduled: {info['deliveries_scheduled']})")
+    click.echo(f"dead letters: {info['dead_letters']}")
+    click.echo(f"watchlists:  {info['watchlists']} (version {info['watchlists_version']})")
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the temporary data directory and logs.")
+def demo(keep: bool) -> None:
+    """Run the whole flow on the bundled samples and print what happened (what `make run` runs)."""
+    from workers.demo import run_demo
+
+    raise SystemExit(run_demo(keep=keep))

@@ -1,0 +1,273 @@
+"""Extract the article body from HTML: decode, parse once, trafilatura, then news post-filters.
+
+Why this order: trafilatura's fast mode without comments is both quicker and
+more accurate on news pages than its default mode (whose fallback extractors
+mostly add boilerplate), so we run it once on a tree we parsed ourselves and
+spend the saved time on filters trafilatura lacks: leading headlines, link
+lists, navigation blobs, prompts, captions, credits, and trailing related-story
+headlines. When fast mode returns nothing useful we retry with recall settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import charset_normalizer
+import lxml.etree
+import lxml.html
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+
+from pipeline.cleaning_rules import junk_reason, word_count
+from pipeline.errors import ContentError
+from pipeline.text import normalize_line
+
+__all__ = ["Block", "decode_html", "extract_blocks", "parse_html"]
+
+_SNIFF_BYTES = 4096
+_DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_TAG = re.compile(r"<\s*[A-Za-z!/]")
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\x7fELF", b"RIFF")
+_DEPTH_LIMIT_MESSAGE = "Excessive depth"
+# A recall retry is worth its cost only when fast mode found almost nothing.
+_TINY_CHARS = 250
+_WORD = re.compile(r"\w+")
+# At most this many headings above the first story paragraph are the headline and standfirst;
+# a longer run of headings is a list of sections (a deals page) and is kept.
+_MAX_LEADING_HEADS = 2
+# A dropped prompt this short ("Related Articles", "You may also like:") labels a list of links.
+_LABEL_MAX_WORDS = 6
+
+
+@dataclass
+class Block:
+    """One block of extracted text: ``kind`` is p, head, item, quote, cell or code."""
+
+    kind: str
+    text: str
+    group: int  # blocks of one list/table/quote share a group number
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Return True for bytes that are clearly not a text document."""
+    if sample.startswith(_BINARY_MAGIC) or b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > len(sample) // 100 + 1
+
+
+def _codec(name: bytes | str) -> str | None:
+    import codecs
+
+    label = name.decode("ascii", "ignore") if isinstance(name, bytes) else name
+    try:
+        codec = codecs.lookup(label.strip().lower()).name
+    except LookupError:
+        return None
+    # Browsers decode latin-1 and ascii labels as windows-1252 (WHATWG Encoding); so do we.
+    return "cp1252" if codec in {"latin-1", "iso8859-1", "ascii"} else codec
+
+
+def decode_html(data: bytes) -> str:
+    """Decode a page read as bytes: BOM, then a declared charset that fits, then detection.
+
+    Raises ``ContentError`` (``empty_body`` / ``not_html``) for empty input and
+    for bytes that are binary or contain no markup at all.
+    """
+    if not data or not data.strip():
+        raise ContentError("page is empty", reason="empty_body")
+    if _looks_binary(data[:_SNIFF_BYTES]):
+        raise ContentError("bytes are binary, not an HTML page", reason="not_html")
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            text = data[len(bom) :].decode(codec, errors="replace")
+            break
+    else:
+        text = _decode_unmarked(data)
+    if not _TAG.search(text[:65536]):
+        raise ContentError("no HTML markup found in the page", reason="not_html")
+    return text
+
+
+def _decode_unmarked(data: bytes) -> str:
+    declared = _DECLARED.search(data[:_SNIFF_BYTES])
+    codec = _codec(declared.group(1)) if declared else None
+    # UTF-16 cannot be declared from inside an ASCII-compatible file; ignore such labels.
+    if codec and not codec.startswith("utf-16"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            pass  # a wrong declaration: fall through to detection
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data[:262_144]).best()
+    encoding = best.encoding if best is not None else "cp1252"
+    return data.decode(encoding, errors="replace")
+
+
+def parse_html(html: str) -> HtmlElement:
+    """Parse ``html`` into a tree; raise ``ContentError`` for markup nested too deeply to parse."""
+    parser = lxml.html.HTMLParser(
+        collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+    )
+    html = _XML_DECL.sub("", html, count=1)
+    try:
+        tree = lxml.html.document_fromstring(html, parser=parser)
+    except (lxml.etree.ParserError, ValueError) as err:
+        raise ContentError(f"page could not be parsed: {err}", reason="not_html") from err
+    if any(_DEPTH_LIMIT_MESSAGE in entry.message for entry in parser.error_log):
+        raise ContentError(
+            "markup is nested deeper than the parser's 256-level limit", reason="deeply_nested"
+        )
+    return tree
+
+
+def _run_trafilatura(tree: HtmlElement, url: str, *, mode: str) -> lxml.etree._Element | None:
+    try:
+        document = bare_extraction(
+            tree,
+            url=url,
+            fast=mode == "fast",
+            favor_precision=mode == "precision",
+            favor_recall=mode == "recall",
+            include_comments=False,
+            include_tables=True,
+            with_metadata=False,
+        )
+    except RecursionError as err:
+        raise ContentError("markup is too deeply nested to extract", reason="deeply_nested") from err
+    except Exception as err:  # noqa: BLE001 - a third-party crash on one page must not kill a worker
+        raise ContentError(f"extraction failed: {type(err).__name__}", reason="extraction_failed") from err
+    if document is None or isinstance(document, dict):
+        return None
+    body: lxml.etree._Element | None = document.body
+    return body
+
+
+def _text_of(el: lxml.etree._Element) -> str:
+    """Return an element's text with ``<lb/>`` as newlines and whitespace collapsed per line."""
+    for lb in el.iter("lb"):
+        lb.text = "\n"  # the extracted tree is ours to change
+    parts = el.itertext()
+    lines = (normalize_line(line) for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _loose(text: str | None, group: int) -> Iterator[Block]:
+    """Yield text that trafilatura left outside any block (in a tail) as a paragraph."""
+    if text and text.strip():
+        lines = (normalize_line(line) for line in text.split("\n"))
+        yield Block("p", "\n".join(line for line in lines if line), group)
+
+
+def _blocks(body: lxml.etree._Element) -> Iterator[Block]:
+    yield from _loose(body.text, -1)
+    for group, child in enumerate(body):
+        yield from _child_blocks(child, group)
+        yield from _loose(child.tail, group)
+
+
+def _child_blocks(child: lxml.etree._Element, group: int) -> Iterator[Block]:
+    tag = child.tag
+    if tag == "list":
+        for item in child.iter("item"):
+            text = _text_of(item)
+            if text:
+                yield Block("item", text, group)
+    elif tag == "table":
+        for row in child.iter("row"):
+            cells = [_text_of(cell) for cell in row.iter("cell")]
+            text = " | ".join(c for c in cells if c)
+            if text:
+                yield Block("cell", text, group)
+    elif tag in {"p", "head", "quote", "code"}:
+        text = _text_of(child)
+        if text:
+            yield Block(str(tag), text, group)
+
+
+def extract_blocks(tree: HtmlElement, url: str) -> list[Block]:
+    """Return the article's blocks from ``tree`` (not modified).
+
+    Fast mode first; when its filtered result is tiny (a page trafilatura
+    misreads, or whose only candidate was a navigation blob), retry with
+    precision and then recall settings and keep the longest filtered result.
+    """
+    body = _run_trafilatura(tree, url, mode="fast")
+    best = filter_blocks(list(_blocks(body))) if body is not None else []
+    for mode in ("precision", "recall"):
+        if _size(best) >= _TINY_CHARS:
+            break
+        retry = _run_trafilatura(tree, url, mode=mode)
+        if retry is not None:
+            candidate = filter_blocks(list(_blocks(retry)))
+            if _size(candidate) > _size(best):
+                best = candidate
+    return best
+
+
+def _size(blocks: list[Block]) -> int:
+    return sum(len(b.text) for b in blocks)
+
+
+def _is_sentence(text: str) -> bool:
+    return text.rstrip("\"'”’)]» ").endswith((".", "!", "?", "。", "！", "？", ":", "…"))
+
+
+def _is_nav_blob(text: str) -> bool:
+    """Return True for a long run of menu labels: many capitalised words, almost no punctuation."""
+    words = _WORD.findall(text)
+    if len(words) < 50:
+        return False
+    punct = sum(text.count(c) for c in ".!?,;:")
+    if punct > len(words) / 50:
+        return False
+    capitalised = sum(1 for w in words if w[0].isupper() or w[0].isdigit())
+    return capitalised >= 0.5 * len(words)
+
+
+def filter_blocks(blocks: list[Block]) -> list[Block]:
+    """Drop boilerplate blocks: junk lines, leading headlines, nav blobs, trailing headline lists."""
+    kept: list[Block] = []
+    first_story = next(
+        (i for i, b in enumerate(blocks) if b.kind == "p" and word_count(b.text) >= 12), len(blocks)
+    )
+    leading_heads = sum(1 for b in blocks[:first_story] if b.kind == "head")
+    in_link_list = False
+    for index, block in enumerate(blocks):
+        if block.kind == "head" and index < first_story and leading_heads <= _MAX_LEADING_HEADS:
+            continue  # the headline and standfirst: they are metadata, not body
+        if _is_nav_blob(block.text):
+            continue
+        if in_link_list:
+            # under a "Related"/"Read more" label: headlines until the story resumes
+            if block.kind == "item" or (word_count(block.text) <= 20 and not _is_sentence(block.text)):
+                continue
+            in_link_list = False
+        reasons = [junk_reason(line) for line in block.text.split("\n")]
+        lines = [line for line, why in zip(block.text.split("\n"), reasons, strict=True) if why is None]
+        if not lines:
+            in_link_list = reasons[-1] == "prompt" and word_count(block.text) <= _LABEL_MAX_WORDS
+            continue
+        kept.append(Block(block.kind, "\n".join(lines), block.group))
+    return _drop_trailing_headlines(kept)
+
+
+def _drop_trailing_headlines(blocks: list[Block]) -> list[Block]:
+    """Drop the run of short, unpunctuated lines after the last story sentence (related links)."""
+    end = len(blocks)
+    while end > 0:
+        block = blocks[end - 1]
+        if block.kind in {"p", "item", "head"} and word_count(block.text) <= 20 and not _is_sentence(block.text):
+            end -= 1
+            continue
+        break
+    # Keep a lone short closing line (a sign-off); only a run of two or more is a link list.
+    if len(blocks) - end >= 2:
+        return blocks[:end]
+    return blocks

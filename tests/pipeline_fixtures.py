@@ -1,0 +1,96 @@
+"""Process fixtures shared by integration and end-to-end tests: the real services.
+
+``pipeline_workers`` starts, once per session, the same processes a deployment runs
+(``wirewatch ingest`` and ``wirewatch worker --queues ...`` for every queue) against
+the session's throwaway Redis. Tests take ``redis_url`` too (it flushes the database
+first), so each test starts from empty streams while the workers keep running.
+
+Import the fixtures into a ``conftest.py``::
+
+    from tests.pipeline_fixtures import pipeline_env, pipeline_workers, wait_until  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workers.keys import QUEUES
+from workers.processes import ProcessGroup, cli_argv
+
+__all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, message: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def pipeline_env(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for service processes: the session Redis, fast batching, loopback webhooks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env.update(
+        WIREWATCH_REDIS_URL=redis_server.url,
+        WIREWATCH_DATA_DIR=str(tmp_path_factory.mktemp("wirewatch-data")),
+        WIREWATCH_BATCH_SIZE="16",
+        WIREWATCH_BATCH_WAIT_MS="50",
+        WIREWATCH_MAX_BODY_BYTES="1000000",
+        WIREWATCH_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+        WIREWATCH_WEBHOOK_RETRY_SCHEDULE="0,1,1,1",
+        WIREWATCH_INGEST_CLAIM_IDLE_MS="2000",
+        WIREWATCH_LOG_LEVEL="INFO",
+    )
+    return env
+
+
+class PipelineProcesses:
+    """The running service processes and where their logs are."""
+
+    def __init__(self, group: ProcessGroup, log_dir: Path) -> None:
+        self.group = group
+        self.log_dir = log_dir
+
+    def alive(self) -> bool:
+        return not self.group.dead()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.log_dir.glob("*.log"))
+        )
+
+
+@pytest.fixture(scope="session")
+def pipeline_workers(
+    pipeline_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PipelineProcesses]:
+    """Real ``wirewatch ingest`` + ``wirewatch worker`` processes for every queue, for the session."""
+    log_dir = tmp_path_factory.mktemp("service-logs")
+    group = ProcessGroup(env=pipeline_env, log_dir=log_dir)
+    group.start("ingest", cli_argv("ingest"))
+    pipeline_queues = ",".join(q for q in QUEUES if q != "deliver")
+    group.start("worker", cli_argv("worker", "--queues", pipeline_queues, "--concurrency", "2"))
+    group.start("worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "2"))
+    procs = PipelineProcesses(group, log_dir)
+    try:
+        wait_until(lambda: all("ready" in (log_dir / f"{n}.log").read_text(errors="replace") for n in ("worker", "worker-deliver")) or group.dead(), timeout=60, message="workers ready")
+        if group.dead():
+            pytest.fail(f"service processes exited: {group.dead()}\n{procs.logs()}")
+        yield procs
+    finally:
+        codes = group.stop(timeout=20)
+        bad = {n: c for n, c in codes.items() if c not in (0, -15)}
+        if bad:
+            print(f"service processes exited uncleanly: {bad}\n{procs.logs()}")

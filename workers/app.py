@@ -1,0 +1,87 @@
+"""The Celery application: JSON only, at-least-once, one queue per stage group.
+
+Reliability choices (see docs/decisions.md, "Foundation"):
+
+- JSON serializer only: a broker message can never execute code on a worker.
+- ``acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged after
+  its task ran; if the worker process dies mid-task the message is re-queued
+  (``workers.tasks`` counts redeliveries so a poison message cannot loop).
+- ``visibility_timeout`` (1 h) longer than the hard time limit (5 min): Redis only
+  restores an unacknowledged message after the task could no longer be running.
+- a soft time limit 10 % before the hard one, so a stuck item is dead-lettered and
+  its batch-mates re-sent instead of the whole batch being killed.
+- ``worker_prefetch_multiplier=1``: a batch is already N articles; prefetching more
+  would starve other workers of the same queue.
+- broker keys carry the deployment prefix (``global_keyprefix``) so two
+  deployments can share one Redis.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from celery import Celery
+
+from workers.keys import Keys
+from workers.logs import configure_logging
+from workers.settings import get_settings
+
+__all__ = ["ROUTES", "app"]
+
+# Task name (glob) -> queue; queue names are ``workers.keys.QUEUES``.
+ROUTES: dict[str, dict[str, str]] = {
+    "articles.clean": {"queue": "clean"},
+    "articles.detect_language": {"queue": "nlp"},
+    "articles.tag_entities": {"queue": "nlp"},
+    "articles.match": {"queue": "match"},
+    "articles.emit": {"queue": "emit"},
+    "alerts.*": {"queue": "deliver"},
+    "deliveries.*": {"queue": "deliver"},
+    "delivery.*": {"queue": "deliver"},
+}
+
+
+def _broker_url() -> str:
+    from workers.connection import NoRedisConfigured, broker_url
+
+    try:
+        return broker_url()
+    except NoRedisConfigured:
+        return "redis://127.0.0.1:6379/0"
+
+
+def _includes() -> list[str]:
+    modules = ["workers.tasks"]
+    # Webhook delivery tasks live in their own package; include them once it is installed.
+    if find_spec("workers.delivery") is not None and find_spec("workers.delivery.tasks") is not None:
+        modules.append("workers.delivery.tasks")
+    return modules
+
+
+_settings = get_settings()
+configure_logging(_settings.log_level, _settings.log_format)
+
+app = Celery("wirewatch", broker=_broker_url(), include=_includes())
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    event_serializer="json",
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_acks_on_failure_or_timeout=True,
+    task_time_limit=_settings.task_time_limit_s,
+    task_soft_time_limit=max(1, int(_settings.task_time_limit_s * 0.9)),
+    worker_prefetch_multiplier=1,
+    worker_redirect_stdouts=False,
+    worker_hijack_root_logger=True,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    task_routes=ROUTES,
+    task_default_queue="clean",
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={
+        "visibility_timeout": _settings.visibility_timeout_s,
+        "global_keyprefix": Keys(_settings.prefix).celery_prefix,
+    },
+)

@@ -1,0 +1,305 @@
+"""The ingest service: read ``wirewatch:ingest`` with a consumer group, validate, micro-batch, send.
+
+Flow per entry: read (``XREADGROUP``) -> validate the ``article`` field
+(``workers.validation``; bad input is dead-lettered with its reason and original
+bytes, then acknowledged) -> add to the current micro-batch -> when the batch holds
+``WIREWATCH_BATCH_SIZE`` articles or its first one waited ``WIREWATCH_BATCH_WAIT_MS``,
+send one Celery chain -> only then ``XACK`` (and ``XDEL``: the stream would otherwise
+keep every body forever on a ``noeviction`` Redis).
+
+Crash safety: entries read but not acknowledged stay pending in the group. Every
+few seconds the service claims entries idle for ``WIREWATCH_INGEST_CLAIM_IDLE_MS``
+from any consumer (a crashed reader) and processes them; an entry delivered
+``WIREWATCH_INGEST_MAX_ATTEMPTS`` times is dead-lettered (``ingest_attempts_exhausted``).
+Several ingest processes may run side by side; the group shares the work.
+Exact re-crawls are not dropped here: the story stage recognises them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import redis
+
+from pipeline.errors import PipelineError
+from pipeline.flow import article_id
+from workers.batch import Item, new_batch, new_item
+from workers.dlq import dead_letter
+from workers.keys import Keys
+from workers.logs import bound, get_logger
+from workers.settings import Settings
+from workers.streams import RedisStreams
+from workers.validation import parse_article
+
+__all__ = ["FIELD", "IngestService", "install_signal_handlers"]
+
+FIELD = b"article"
+_CLAIM_EVERY_S = 5.0
+_DEAD_CONSUMER_IDLE_MS = 3_600_000
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class _Pending:
+    items: list[Item] = field(default_factory=list)
+    entry_ids: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+
+class IngestService:
+    """One ingest consumer; ``run`` loops until ``stop`` is set, ``poll_once`` does one round."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        settings: Settings,
+        *,
+        send: Callable[[dict[str, Any]], None] | None = None,
+        consumer: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.settings = settings
+        self.send = send or _celery_send
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.streams = RedisStreams(client)
+        self.pending = _Pending()
+        self._next_claim = 0.0
+        self.stats = {"read": 0, "accepted": 0, "dead_lettered": 0, "batches": 0, "reclaimed": 0}
+        self.log = get_logger(consumer=self.consumer)
+
+    # -- setup ---------------------------------------------------------------------------
+    def ensure_group(self) -> None:
+        """Create the consumer group (from the stream's start, so earlier pushes are read)."""
+        try:
+            self.client.xgroup_create(self.keys.ingest, self.keys.ingest_group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- one entry -----------------------------------------------------------------------
+    def _accept(self, entry_id: str, fields: dict[bytes, bytes], *, attempts: int = 1) -> None:
+        self.stats["read"] += 1
+        raw = fields.get(FIELD)
+        if raw is None:
+            payload = json.dumps({_s(k): v.decode("utf-8", "backslashreplace") for k, v in fields.items()})
+            self._reject(entry_id, "missing_field", "stream entry has no `article` field", payload, attempts)
+            return
+        try:
+            article = parse_article(raw, max_body_bytes=self.settings.max_body_bytes)
+        except PipelineError as exc:
+            self._reject(entry_id, exc.reason, exc.detail, raw, attempts)
+            return
+        item = new_item(raw.decode("utf-8"), entry=entry_id, article_id=article_id(article))
+        if not self.pending.items:
+            self.pending.started = self.clock()
+        self.pending.items.append(item)
+        self.pending.entry_ids.append(entry_id)
+        self.stats["accepted"] += 1
+
+    def _reject(self, entry_id: str, reason: str, detail: str, payload: str | bytes, attempts: int) -> None:
+        with bound(entry_id=entry_id):
+            dead_letter(
+                self.streams,
+                self.keys,
+                reason=reason,
+                detail=detail,
+                stage="ingest",
+                payload=payload,
+                attempts=attempts,
+            )
+        self._ack([entry_id])
+        self.stats["dead_lettered"] += 1
+
+    def _ack(self, entry_ids: list[str]) -> None:
+        if not entry_ids:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xack(self.keys.ingest, self.keys.ingest_group, *entry_ids)
+        pipe.xdel(self.keys.ingest, *entry_ids)
+        pipe.execute()
+
+    # -- batching ------------------------------------------------------------------------
+    def _due(self) -> bool:
+        if not self.pending.items:
+            return False
+        if len(self.pending.items) >= self.settings.batch_size:
+            return True
+        return (self.clock() - self.pending.started) * 1000 >= self.settings.batch_wait_ms
+
+    def flush(self) -> int:
+        """Send the current batch as one chain, then acknowledge its entries; return its size."""
+        if not self.pending.items:
+            return 0
+        batch_id = uuid.uuid4().hex[:16]
+        batch = new_batch(batch_id, self.pending.items)
+        with bound(batch_id=batch_id):
+            self.send(batch)
+            self._ack(self.pending.entry_ids)
+            size = len(self.pending.items)
+            self.log.info("batch.sent", size=size)
+        self.pending = _Pending()
+        self.stats["batches"] += 1
+        return size
+
+    # -- crash recovery ------------------------------------------------------------------
+    def reclaim(self) -> int:
+        """Claim entries left pending by dead consumers; dead-letter those that keep failing."""
+        rows = self.client.xpending_range(
+            self.keys.ingest,
+            self.keys.ingest_group,
+            min="-",
+            max="+",
+            count=self.settings.batch_size * 4,
+            idle=self.settings.ingest_claim_idle_ms,
+        )
+        if not rows:
+            self._forget_dead_consumers()
+            return 0
+        held = set(self.pending.entry_ids)  # ours, waiting for the broker: not dead
+        attempts = {
+            _s(r["message_id"]): int(r["times_delivered"])
+            for r in rows
+            if _s(r["message_id"]) not in held
+        }
+        if not attempts:
+            return 0
+        claimed = self.client.xclaim(
+            self.keys.ingest,
+            self.keys.ingest_group,
+            self.consumer,
+            min_idle_time=self.settings.ingest_claim_idle_ms,
+            message_ids=list(attempts),
+        )
+        found = set()
+        for entry_id_raw, fields in claimed:
+            entry_id = _s(entry_id_raw)
+            found.add(entry_id)
+            if fields is None:  # deleted while pending
+                self._ack([entry_id])
+                continue
+            tries = attempts.get(entry_id, 1) + 1
+            if tries > self.settings.ingest_max_attempts:
+                raw = fields.get(FIELD, b"")
+                self._reject(
+                    entry_id,
+                    "ingest_attempts_exhausted",
+                    f"entry was delivered {tries} times without being handed on",
+                    raw,
+                    tries,
+                )
+                continue
+            self._accept(entry_id, fields, attempts=tries)
+        gone = [i for i in attempts if i not in found]
+        if gone:  # pending ids whose entries were deleted from the stream
+            self.client.xack(self.keys.ingest, self.keys.ingest_group, *gone)
+        self.stats["reclaimed"] += len(found)
+        if found:
+            self.log.info("ingest.reclaimed", entries=len(found))
+        return len(found)
+
+    def _forget_dead_consumers(self) -> None:
+        try:
+            consumers = self.client.xinfo_consumers(self.keys.ingest, self.keys.ingest_group)
+        except redis.ResponseError:
+            return
+        for c in consumers:
+            name = _s(c["name"])
+            if name != self.consumer and int(c["pending"]) == 0 and int(c["idle"]) > _DEAD_CONSUMER_IDLE_MS:
+                self.client.xgroup_delconsumer(self.keys.ingest, self.keys.ingest_group, name)
+
+    # -- loop ----------------------------------------------------------------------------
+    def poll_once(self, *, block_ms: int = 1000) -> int:
+        """Reclaim if due, read what is there (waiting at most ``block_ms``), flush if due."""
+        now = self.clock()
+        if now >= self._next_claim:
+            self._next_claim = now + _CLAIM_EVERY_S
+            self.reclaim()
+        if self.pending.items:
+            left_ms = self.settings.batch_wait_ms - (now - self.pending.started) * 1000
+            block_ms = int(max(1, min(block_ms, left_ms)))
+        want = max(1, self.settings.batch_size - len(self.pending.items))
+        if not self._due():
+            reply = self.client.xreadgroup(
+                self.keys.ingest_group,
+                self.consumer,
+                {self.keys.ingest: ">"},
+                count=want,
+                block=max(1, block_ms),
+            )
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    self._accept(_s(entry_id), fields)
+        return self.flush() if self._due() else 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until ``stop`` is set; then flush the last batch and return."""
+        self.ensure_group()
+        self.log.info(
+            "ingest.started",
+            stream=self.keys.ingest,
+            batch_size=self.settings.batch_size,
+            batch_wait_ms=self.settings.batch_wait_ms,
+        )
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                failures = 0
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    # The stream or group was deleted under us (FLUSHALL, an operator): recreate.
+                    self.log.warning("ingest.group_recreated", error=str(exc)[:300])
+                    with contextlib.suppress(redis.RedisError):
+                        self.ensure_group()
+                    continue
+                failures += 1  # e.g. OOM on a noeviction Redis: wait, never spin or die
+                wait = min(30.0, 0.5 * 2**failures)
+                self.log.error("ingest.redis_error", error=str(exc)[:300], retry_in_s=wait)
+                stop.wait(wait)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                failures += 1
+                wait = min(30.0, 0.5 * 2**failures)
+                self.log.warning("ingest.unavailable", error=str(exc)[:300], retry_in_s=wait)
+                stop.wait(wait)
+        try:
+            self.flush()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            # Entries stay pending and are reclaimed by the next ingest process.
+            self.log.warning("ingest.flush_failed", error=str(exc)[:300])
+        self.log.info("ingest.stopped", **self.stats)
+
+
+def _celery_send(batch: dict[str, Any]) -> None:
+    from workers.tasks import send_batch
+
+    send_batch(batch)
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """Set ``stop`` on SIGTERM and SIGINT (a second signal exits at once)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise SystemExit(128 + signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,230 @@
+"""Per-process heavy resources: knowledge base, compiled watchlist monitor, story index.
+
+Why: building the entity automaton or compiling thousands of watchlists per task
+would dwarf the work itself, so each worker process builds them once and rebuilds
+only when the watchlist or entity version counters in Redis move. The counters
+are read at most once per ``check_interval`` (1 s), which is how a ``watchlist
+apply`` reaches every worker within about two seconds without a restart.
+
+Knowledge base = built-in entries + ``WIREWATCH_ENTITY_FILES`` + entries imported
+into Redis (``keys.entities``) + entities declared in applied watchlist YAML.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.entities import EntityEntry, KnowledgeBase
+from pipeline.flow import StoryIndex
+from pipeline.matching import Monitor
+from pipeline.story import MemoryStoryIndex
+from pipeline.watchlist import Watchlist
+from workers.keys import Keys
+from workers.logs import get_logger
+from workers.settings import Settings
+from workers.watchlists import WatchlistStore, load_watchlist
+
+__all__ = ["Resources", "get_resources", "load_entity_file", "reset_resources"]
+
+
+def _entries_from_rows(rows: Iterable[dict[str, Any]]) -> list[EntityEntry]:
+    out = []
+    for row in rows:
+        aliases = row.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = [a.strip() for a in aliases.split("|") if a.strip()]
+        out.append(
+            EntityEntry(
+                id=str(row["id"]),
+                name=str(row["name"]),
+                type=row.get("type") or "MISC",
+                aliases=list(aliases),
+            )
+        )
+    return out
+
+
+def load_entity_file(path: Path) -> list[EntityEntry]:
+    """Read knowledge-base entries from CSV (id,name,type,aliases with ``|``), YAML or JSON."""
+    try:  # prefer the knowledge base's own reader when it offers one
+        from pipeline.entities import kb as kb_module
+
+        reader = getattr(kb_module, "load_entries", None)
+        if callable(reader):
+            return list(reader(path))
+    except ImportError:
+        pass
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        return _entries_from_rows(csv.DictReader(text.splitlines()))
+    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    if isinstance(data, dict):
+        data = data.get("entities", [])
+    return _entries_from_rows(data or [])
+
+
+def _build_monitor(watchlists: list[Watchlist], kb: KnowledgeBase) -> Monitor:
+    """Compile every watchlist (the monitor indexes only enabled ones)."""
+    return Monitor(watchlists, kb)
+
+
+def _make_story_index(client: Any, keys: Keys, settings: Settings) -> StoryIndex:
+    try:
+        from workers.stories import RedisStoryIndex
+    except ImportError:
+        get_logger().warning("story_index.memory_fallback")
+        return MemoryStoryIndex()
+    index: StoryIndex = RedisStoryIndex(client, keys, settings)
+    return index
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Resources:
+    """The knowledge base, monitor and story index of one process, refreshed on version change."""
+
+    def __init__(
+        self,
+        client: Any,
+        keys: Keys,
+        settings: Settings,
+        *,
+        check_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.settings = settings
+        self.check_interval = check_interval
+        self.clock = clock
+        self.store = WatchlistStore(client, keys)
+        self._base_kb: KnowledgeBase | None = None
+        self._kb: KnowledgeBase | None = None
+        self._monitor: Monitor | None = None
+        self._watchlists: dict[str, Watchlist] = {}
+        self._story_index: StoryIndex | None = None
+        self._versions: tuple[str, str] | None = None
+        self._entries_key: tuple[str, ...] = ()
+        self._raw: dict[str, str] = {}
+        self._checked_at = float("-inf")
+
+    def base_kb(self) -> KnowledgeBase:
+        """Built-in entries plus ``WIREWATCH_ENTITY_FILES``, built once per process."""
+        if self._base_kb is None:
+            kb = KnowledgeBase.builtin()
+            extra: list[EntityEntry] = []
+            for name in filter(None, (p.strip() for p in self.settings.entity_files.split(","))):
+                extra.extend(load_entity_file(Path(name)))
+            self._base_kb = kb.extended(extra) if extra else kb
+        return self._base_kb
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild the knowledge base and monitor if a version moved; return whether it did."""
+        now = self.clock()
+        if not force and self._versions is not None and now - self._checked_at < self.check_interval:
+            return False
+        self._checked_at = now
+        raw = self.client.mget([self.keys.watchlists_version, self.keys.entities_version])
+        versions = (_s(raw[0] or "0"), _s(raw[1] or "0"))
+        if versions == self._versions and not force:
+            return False
+        started = time.perf_counter()
+        imported = []
+        for value in self.client.hvals(self.keys.entities):
+            try:
+                imported.append(EntityEntry.model_validate_json(value))
+            except ValueError:
+                continue
+        entries = [*imported, *self.store.entities()]
+        entries_key = tuple(sorted(e.model_dump_json() for e in entries))
+        raw = {_s(k): _s(v) for k, v in self.client.hgetall(self.keys.watchlists).items()}
+        if self._monitor is None or entries_key != self._entries_key:
+            # The knowledge base changed: entity references resolve differently, rebuild all.
+            kb = self.base_kb().extended(entries)
+            watchlists = self._parse(raw)
+            self._monitor = _build_monitor(list(watchlists.values()), kb)
+            self._kb, self._entries_key, mode = kb, entries_key, "full"
+        else:
+            # Only watchlists changed: update the compiled monitor in place.
+            changed = {i: v for i, v in raw.items() if self._raw.get(i) != v}
+            watchlists = {**self._watchlists, **self._parse(changed)}
+            for wid in set(self._raw) - set(raw):
+                watchlists.pop(wid, None)
+                self._monitor.remove(wid)
+            for wid in changed:
+                if wid in watchlists:
+                    self._monitor.update(watchlists[wid])
+            mode = "incremental"
+        self._raw = raw
+        self._watchlists = watchlists
+        self._versions = versions
+        errors = getattr(self._monitor, "errors", {}) or {}
+        get_logger().info(
+            "resources.reloaded",
+            mode=mode,
+            watchlists=len(watchlists),
+            refused=sorted(errors)[:20],
+            entities=len(self._kb) if self._kb is not None else 0,
+            versions=list(versions),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return True
+
+    def _parse(self, raw: dict[str, str]) -> dict[str, Watchlist]:
+        out = {}
+        for wid, value in raw.items():
+            try:
+                out[wid] = load_watchlist(value)
+            except ValueError as exc:
+                get_logger().error("watchlist.unreadable", watchlist_id=wid, error=str(exc)[:300])
+        return out
+
+    def kb(self) -> KnowledgeBase:
+        self.refresh()
+        assert self._kb is not None
+        return self._kb
+
+    def monitor(self) -> Monitor:
+        self.refresh()
+        assert self._monitor is not None
+        return self._monitor
+
+    def watchlist(self, watchlist_id: str) -> Watchlist | None:
+        """Return a watchlist (with its secret) as of the last refresh, else from the store."""
+        self.refresh()
+        return self._watchlists.get(watchlist_id) or self.store.get(watchlist_id)
+
+    def story_index(self) -> StoryIndex:
+        if self._story_index is None:
+            self._story_index = _make_story_index(self.client, self.keys, self.settings)
+        return self._story_index
+
+
+_resources: Resources | None = None
+
+
+def get_resources() -> Resources:
+    """Return this process's resources, created on first use (after a Celery fork)."""
+    global _resources
+    if _resources is None:
+        from workers.connection import redis_client
+        from workers.settings import get_settings
+
+        settings = get_settings()
+        _resources = Resources(redis_client(settings), Keys(settings.prefix), settings)
+    return _resources
+
+
+def reset_resources() -> None:
+    """Forget this process's resources (tests, and after a fork)."""
+    global _resources
+    _resources = None

@@ -1,0 +1,70 @@
+"""One function per Celery task: validate the item, call one ``pipeline.flow`` step, hand off.
+
+Why separate from ``workers.tasks``: these are plain functions over plain items, so
+unit tests drive them with in-memory stand-ins and no broker. Items carry the
+enriched record as JSON between stages (validated again at each entry) and the
+original payload for the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline import flow
+from pipeline.entities import KnowledgeBase
+from pipeline.errors import InvalidArticle
+from pipeline.flow import StoryIndex
+from pipeline.matching import Monitor
+from pipeline.models import EnrichedRecord
+from workers.batch import Item
+from workers.emit import Emitter
+from workers.validation import parse_article
+
+__all__ = ["hits_to_wire", "step_clean", "step_emit", "step_entities", "step_language", "step_match"]
+
+
+def _record(item: Item) -> EnrichedRecord:
+    try:
+        return EnrichedRecord.model_validate(item["record"])
+    except (KeyError, ValueError) as exc:
+        raise InvalidArticle(f"batch item has no valid record: {exc}", reason="bad_item") from None
+
+
+def _with(item: Item, record: EnrichedRecord, **extra: Any) -> Item:
+    return {**item, "id": record.id, "record": record.model_dump(mode="json"), **extra}
+
+
+def step_clean(item: Item, options: flow.Options) -> Item:
+    """Validate the raw payload and run ``flow.run_clean``."""
+    article = parse_article(item.get("payload") or "", max_body_bytes=options.max_body_bytes)
+    return _with(item, flow.run_clean(article, options))
+
+
+def step_language(item: Item) -> Item:
+    return _with(item, flow.run_language(_record(item)))
+
+
+def step_entities(item: Item, kb: KnowledgeBase) -> Item:
+    return _with(item, flow.run_entities(_record(item), kb))
+
+
+def hits_to_wire(hits: list[Any]) -> list[dict[str, Any]]:
+    """Return watchlist hits without the watchlists themselves (no secrets on the broker)."""
+    return [
+        {"watchlist_id": h.watchlist.id, "matches": [m.model_dump(mode="json") for m in h.matches]}
+        for h in hits
+    ]
+
+
+def step_match(item: Item, index: StoryIndex, monitor: Monitor) -> Item:
+    """Assign the story (``flow.run_story``), then match watchlists (``flow.run_match``)."""
+    record = flow.run_story(_record(item), index)
+    record = record.model_copy(update={"processed_at": datetime.now(UTC).isoformat()})
+    return _with(item, record, hits=hits_to_wire(flow.run_match(record, monitor)))
+
+
+def step_emit(item: Item, emitter: Emitter) -> Item:
+    """Write the alerts and the enriched record; the item leaves the pipeline here."""
+    record = emitter.emit(_record(item), list(item.get("hits") or []))
+    return {"id": record.id, "entry": item.get("entry"), "alerts": len(record.alerts)}

@@ -1,0 +1,224 @@
+"""The story index on Redis: one atomic Lua script per article, shared by every worker.
+
+``RedisStoryIndex.assign`` implements ``pipeline.flow.StoryIndex`` with the same decision
+rule as ``pipeline.story.MemoryStoryIndex`` (exact URL, exact text, then LSH bands and
+anchors verified by estimated Jaccard/containment against up to ``MAX_MEMBERS`` members of
+each candidate story). The whole look-up-or-create runs in one script, so concurrent
+workers given copies of one new story agree on a single ``story_id``.
+
+Keys (``workers.keys``), all expiring after ``story_window_hours``:
+
+- ``story:url:<url key>`` / ``story:hash:<content hash>`` -> ``"<story id>\\n<first record id>"``
+  (set once, ``NX``: the first copy stays the one later exact copies point to);
+- ``story:band:<band>`` / ``story:anchor:<anchor>`` -> set of story ids;
+- ``story:sig:<story id>`` -> hash ``n``, ``s1..sN`` (packed signatures), ``z1..zN`` (sizes).
+
+A story's window runs from its first article: its signature hash expires then, and band or
+anchor sets naming it are cleaned lazily. The script reads ``story:sig:*`` keys it was not
+given in ``KEYS``, which a single Redis (or valkey) allows; Redis Cluster would need the
+story keys in one hash slot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from pipeline.errors import TransientError
+from pipeline.story import (
+    ANCHOR_MAX_STORIES,
+    BINS,
+    DEFAULT_CONTAINMENT,
+    MAX_CANDIDATES,
+    MAX_MEMBERS,
+    MIN_AGREE,
+    MIN_NEAR_SHINGLES,
+    Assignment,
+    Fingerprint,
+    pack_signature,
+    story_id_for,
+)
+from workers.keys import Keys
+from workers.settings import Settings
+
+__all__ = ["ASSIGN_SCRIPT", "RedisStoryIndex"]
+
+# KEYS: url key, hash key, band keys..., anchor keys...
+# ARGV: record id, new story id, signature, size, ttl, threshold, containment, #bands,
+#       #anchors, sig key prefix, has url, bins, min agree, anchor max, max candidates,
+#       max members, min near shingles
+ASSIGN_SCRIPT = r"""
+local record, new_id, sig, size = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ttl, threshold, containment = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local nbands, nanchors, prefix, has_url = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11] == '1'
+local bins, min_agree, anchor_max = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local max_candidates, max_members, min_near = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
+
+local function remember(story, first)
+  local value = story .. '\n' .. first
+  if has_url then redis.call('SET', KEYS[1], value, 'EX', ttl, 'NX') end
+  redis.call('SET', KEYS[2], value, 'EX', ttl, 'NX')
+end
+
+local function exact(key, kind)
+  local value = redis.call('GET', key)
+  if not value then return nil end
+  local sep = string.find(value, '\n', 1, true)
+  local story, first = string.sub(value, 1, sep - 1), string.sub(value, sep + 1)
+  remember(story, first)
+  if first == record then first = '' end
+  return {story, first, kind, '1'}
+end
+
+if has_url then
+  local hit = exact(KEYS[1], 'url')
+  if hit then return hit end
+end
+local hit = exact(KEYS[2], 'text')
+if hit then return hit end
+
+local eligible = sig ~= '' and size >= min_near and string.len(sig) == bins * 8
+local last = 2 + nbands + nanchors
+
+local function index_under(story, expire)
+  for i = 3, last do
+    redis.call('SADD', KEYS[i], story)
+    if redis.call('TTL', KEYS[i]) < expire then redis.call('EXPIRE', KEYS[i], expire) end
+  end
+end
+
+if eligible then
+  local counts, order = {}, {}
+  for i = 3, last do
+    if i <= 2 + nbands or redis.call('SCARD', KEYS[i]) <= anchor_max then
+      for _, story in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+        if counts[story] == nil then
+          counts[story] = 0
+          order[#order + 1] = story
+        end
+        counts[story] = counts[story] + 1
+      end
+    end
+  end
+  table.sort(order, function(a, b)
+    if counts[a] ~= counts[b] then return counts[a] > counts[b] end
+    return a < b
+  end)
+  local best, best_score, checked = nil, -1, 0
+  for _, story in ipairs(order) do
+    if checked >= max_candidates then break end
+    local fields = redis.call('HGETALL', prefix .. story)
+    if #fields == 0 then
+      for i = 3, last do redis.call('SREM', KEYS[i], story) end
+    else
+      checked = checked + 1
+      local h = {}
+      for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
+      for m = 1, tonumber(h['n']) do
+        local other, other_size = h['s' .. m], tonumber(h['z' .. m])
+        if other and other_size and string.len(other) == bins * 8 and other_size >= min_near then
+          local agree = 0
+          for b = 1, bins * 8, 8 do
+            if string.sub(sig, b, b + 7) == string.sub(other, b, b + 7) then agree = agree + 1 end
+          end
+          local jac = agree / bins
+          local inter = jac * (size + other_size) / (1.0 + jac)
+          local cont = math.min(1.0, inter / math.min(size, other_size))
+          if jac >= threshold or (cont >= containment and agree >= min_agree) then
+            local score = math.max(jac, cont)
+            if score > best_score or (score == best_score and story < best) then
+              best, best_score = story, score
+            end
+          end
+        end
+      end
+    end
+  end
+  if best then
+    remember(best, record)
+    local key = prefix .. best
+    local n = tonumber(redis.call('HGET', key, 'n'))
+    if n < max_members then
+      n = n + 1
+      redis.call('HSET', key, 'n', n, 's' .. n, sig, 'z' .. n, size)
+      index_under(best, redis.call('TTL', key))
+    end
+    return {best, '', 'near', string.format('%.17g', best_score)}
+  end
+end
+
+remember(new_id, record)
+if eligible then
+  local key = prefix .. new_id
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'n', 1, 's1', sig, 'z1', size)
+  redis.call('EXPIRE', key, ttl)
+  index_under(new_id, ttl)
+end
+return {new_id, '', 'new', '0'}
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+class RedisStoryIndex:
+    """Assign story ids on Redis, atomically across every worker process."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, settings: Settings) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl = max(1, round(settings.story_window_hours * 3600))
+        self.threshold = settings.story_threshold
+        self.containment = getattr(settings, "story_containment", DEFAULT_CONTAINMENT)
+        self._script = client.register_script(ASSIGN_SCRIPT)
+
+    def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
+        """Return the story of ``fp``; ``at`` is not used (the window runs on Redis's clock).
+
+        Raises ``TransientError`` when Redis cannot be reached, so the task retries.
+        """
+        del at
+        eligible = fp.near_eligible
+        bands = fp.bands if eligible else ()
+        anchors = fp.anchors if eligible else ()
+        keys = [
+            self.keys.story_url(fp.url_key) if fp.url_key else self.keys.story_url("-"),
+            self.keys.story_hash(fp.content_hash),
+            *(self.keys.story_band(b) for b in bands),
+            *(self.keys.story_anchor(a) for a in anchors),
+        ]
+        args: list[Any] = [
+            record_id,
+            story_id_for(fp),
+            pack_signature(fp.minhash) if eligible else b"",
+            fp.size,
+            self.ttl,
+            repr(self.threshold),
+            repr(self.containment),
+            len(bands),
+            len(anchors),
+            self.keys.story_sig(""),
+            "1" if fp.url_key else "0",
+            BINS,
+            MIN_AGREE,
+            ANCHOR_MAX_STORIES,
+            MAX_CANDIDATES,
+            MAX_MEMBERS,
+            MIN_NEAR_SHINGLES,
+        ]
+        try:
+            story_id, first, kind, score = (_text(v) for v in self._script(keys=keys, args=args))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise TransientError(
+                f"story index unavailable: {exc}", reason="redis_unavailable"
+            ) from exc
+        return Assignment(
+            story_id=story_id,
+            duplicate_of=first or None,
+            match=kind,  # type: ignore[arg-type]
+            similarity=round(float(score), 4),
+        )

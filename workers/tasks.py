@@ -1,0 +1,225 @@
+"""The Celery tasks: one thin task per stage, chained per micro-batch.
+
+Each task takes a batch (``workers.batch``), runs one ``workers.steps`` function per
+item through ``run_batch`` (per-item error policy), re-sends items that failed
+transiently from the same stage after a backoff, and returns the survivors to the
+next task of the chain. ``build_chain`` is the one place that builds a chain;
+``TASK_ORDER`` maps ``pipeline.flow.STAGES`` onto tasks (story and match share one).
+
+Poison messages: a message redelivered after its worker died (``acks_late`` +
+``task_reject_on_worker_lost``) is counted in Redis. A redelivered batch is split
+into single-article chains so batch-mates go on; a single article delivered more
+than ``WIREWATCH_TASK_MAX_DELIVERIES`` times is dead-lettered (``poison_message``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, chain
+from celery.canvas import Signature
+from celery.exceptions import SoftTimeLimitExceeded
+
+from pipeline.flow import Options
+from pipeline.models import Alert
+from pipeline.watchlist import Watchlist
+from workers.app import app
+from workers.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
+from workers.dlq import dead_letter
+from workers.emit import Emitter, RedisAlertLedger
+from workers.logs import bound, get_logger
+from workers.resources import Resources, get_resources
+from workers.settings import get_settings
+from workers.steps import step_clean, step_emit, step_entities, step_language, step_match
+from workers.streams import RedisStreams
+
+__all__ = [
+    "TASK_ORDER",
+    "build_chain",
+    "clean",
+    "detect_language",
+    "emit",
+    "match",
+    "send_batch",
+    "tag_entities",
+]
+
+# Celery task per pipeline stage, in ``pipeline.flow.STAGES`` order (story+match is one task).
+TASK_ORDER: tuple[str, ...] = (
+    "articles.clean",
+    "articles.detect_language",
+    "articles.tag_entities",
+    "articles.match",
+    "articles.emit",
+)
+
+
+def build_chain(batch: dict[str, Any], *, start: str = TASK_ORDER[0]) -> Signature:
+    """Return the chain that carries ``batch`` from task ``start`` to the end."""
+    names = TASK_ORDER[TASK_ORDER.index(start) :]
+    first, *rest = (app.signature(name) for name in names)
+    return chain(first.clone(args=(batch,)), *rest)
+
+
+def send_batch(batch: dict[str, Any], *, start: str = TASK_ORDER[0], countdown: float | None = None) -> None:
+    """Send ``batch`` down the chain from ``start`` (after ``countdown`` seconds)."""
+    build_chain(batch, start=start).apply_async(countdown=countdown)
+
+
+def _stop_chain(task: Task) -> None:
+    task.request.chain = None
+    task.request.callbacks = None
+
+
+def _deliveries(task: Task, res: Resources) -> int:
+    key = res.keys.task_deliveries(str(task.request.id), int(task.request.retries or 0))
+    pipe = res.client.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 24 * 3600)
+    count, _ = pipe.execute()
+    return int(count)
+
+
+def _handle_redelivery(task: Task, res: Resources, batch: dict[str, Any]) -> bool:
+    """Return True when this message was redelivered and has been split or dead-lettered."""
+    count = _deliveries(task, res)
+    if count <= 1:
+        return False
+    items: list[Item] = batch.get("items") or []
+    log = get_logger()
+    if len(items) > 1:
+        log.warning("batch.split", deliveries=count, items=len(items))
+        for n, item in enumerate(items):
+            send_batch(new_batch(f"{batch.get('batch_id')}.s{n}", [item]), start=str(task.name))
+        return True
+    if count > res.settings.task_max_deliveries:
+        for item in items:
+            dead_letter(
+                RedisStreams(res.client),
+                res.keys,
+                reason="poison_message",
+                detail=f"{task.name} was delivered {count} times without finishing",
+                stage=str(task.name),
+                payload=item.get("payload") or "",
+                attempts=count,
+                article_id=item.get("id"),
+                batch_id=batch.get("batch_id"),
+            )
+        return True
+    return False
+
+
+def _run(task: Task, batch: dict[str, Any], make_step: Callable[[Resources], Callable[[Item], Item]]) -> dict[str, Any]:
+    """Run one stage over ``batch``: the shared body of every task."""
+    batch_id = str(batch.get("batch_id") or uuid.uuid4().hex)
+    with bound(batch_id=batch_id, task_id=task.request.id, task=task.name):
+        try:
+            res = get_resources()
+            if _handle_redelivery(task, res, batch):
+                _stop_chain(task)
+                return new_batch(batch_id, [])
+            outcome = run_batch(
+                str(task.name),
+                batch,
+                make_step(res),
+                streams=RedisStreams(res.client),
+                keys=res.keys,
+                max_attempts=res.settings.task_max_deliveries,
+                interrupts=(SoftTimeLimitExceeded,),
+            )
+        except TRANSIENT as exc:
+            retries = int(task.request.retries or 0)
+            get_logger().warning("batch.retry_scheduled", error=str(exc)[:300], retries=retries)
+            raise task.retry(
+                exc=exc,
+                countdown=backoff_s(retries + 1),
+                max_retries=get_settings().task_max_deliveries,
+            ) from exc
+        if outcome.retry:
+            attempts = max(int(i.get("attempts", 0)) for i in outcome.retry)
+            send_batch(
+                new_batch(f"{batch_id}.r{attempts}", outcome.retry),
+                start=str(task.name),
+                countdown=backoff_s(attempts),
+            )
+        if not outcome.done:
+            _stop_chain(task)
+        return new_batch(batch_id, outcome.done)
+
+
+def _submit_delivery(res: Resources) -> Callable[[Alert, Watchlist], None]:
+    def deliver(alert: Alert, watchlist: Watchlist) -> None:
+        try:
+            from workers.delivery import submit
+        except ImportError:
+            get_logger().warning("alert.delivery_unavailable", alert_id=alert.alert_id)
+            return
+        submit(res.client, res.settings, alert, watchlist)
+
+    return deliver
+
+
+def _emitter(res: Resources) -> Emitter:
+    ttl = int(max(res.settings.story_window_hours * 2 * 3600, 24 * 3600))
+    return Emitter(
+        RedisStreams(res.client),
+        RedisAlertLedger(res.client, res.keys, ttl_s=ttl),
+        res.keys,
+        lookup=res.watchlist,
+        deliver=_submit_delivery(res),
+    )
+
+
+_TASK_OPTIONS: dict[str, Any] = {"bind": True}
+
+
+def _clean_step(res: Resources) -> Callable[[Item], Item]:
+    options = Options(max_body_bytes=res.settings.max_body_bytes)
+    return lambda item: step_clean(item, options)
+
+
+def _entities_step(res: Resources) -> Callable[[Item], Item]:
+    kb = res.kb()
+    return lambda item: step_entities(item, kb)
+
+
+def _match_step(res: Resources) -> Callable[[Item], Item]:
+    index, monitor = res.story_index(), res.monitor()
+    return lambda item: step_match(item, index, monitor)
+
+
+def _emit_step(res: Resources) -> Callable[[Item], Item]:
+    emitter = _emitter(res)
+    return lambda item: step_emit(item, emitter)
+
+
+@app.task(name="articles.clean", **_TASK_OPTIONS)
+def clean(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
+    """Validate and clean each article (HTML or crawler text -> text)."""
+    return _run(self, batch, _clean_step)
+
+
+@app.task(name="articles.detect_language", **_TASK_OPTIONS)
+def detect_language(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
+    """Detect each article's language."""
+    return _run(self, batch, lambda res: step_language)
+
+
+@app.task(name="articles.tag_entities", **_TASK_OPTIONS)
+def tag_entities(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
+    """Tag and link the entities each article mentions."""
+    return _run(self, batch, _entities_step)
+
+
+@app.task(name="articles.match", **_TASK_OPTIONS)
+def match(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
+    """Assign each article's story, then match it against the watchlists."""
+    return _run(self, batch, _match_step)
+
+
+@app.task(name="articles.emit", **_TASK_OPTIONS)
+def emit(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
+    """Write alerts (and hand webhook alerts to delivery), then the enriched record."""
+    return _run(self, batch, _emit_step)
