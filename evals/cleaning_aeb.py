@@ -37,7 +37,11 @@ TRAFILATURA_REFERENCE = {"f1": 0.953, "precision": 0.928, "recall": 0.978}
 
 def _shingles(text: str) -> Counter[tuple[str, ...]]:
     tokens = _TOKEN.findall(text or "")
-    return Counter(tuple(tokens[i : i + _SHINGLE]) for i in range(max(1, len(tokens) - _SHINGLE + 1)) if tokens[i : i + _SHINGLE])
+    return Counter(
+        tuple(tokens[i : i + _SHINGLE])
+        for i in range(max(1, len(tokens) - _SHINGLE + 1))
+        if tokens[i : i + _SHINGLE]
+    )
 
 
 def shingle_counts(true: str, pred: str) -> tuple[float, float, float]:

@@ -10,8 +10,9 @@
     as the raw list entry), organisations in title case or as listed,
     possessives in some templates. Distractor sentences carry names not on
     the list: a given name and a surname of two different listed people, or
-    words of two different listed organisations, kept only when the knowledge
-    base does not know the combined name. A prediction is an SDN-linked entity
+    words of two different listed organisations, kept only when no run of
+    their words is a name or alias the knowledge base knows (``lookup``, the
+    exact-name query, not the tagger). A prediction is an SDN-linked entity
     in a sentence; it is correct when it overlaps the rendered name and is the
     entry the name came from, or another entry that lists the very same name
     (the list itself cannot tell those apart). Recall counts rendered names
@@ -24,7 +25,8 @@
     name = the Wikipedia title (underscores to spaces), no aliases, type from
     the majority GUM entity type. Gold mentions are the proper-name mentions
     of Wikidata-linked entities (the first non-determiner word is
-    capitalised and is not a sentence-initial stop word). A (document, gold
+    capitalised and is not a sentence-initial stop word; a lone pronoun such as
+    a quoted ``I`` is not a name). A (document, gold
     entity) pair is a hit when one of our ids covers every one of its
     proper-name mentions; the score is hits / pairs. ``gum_kb_id_recall`` is
     stricter: the shared id must be the entity's own Wikidata id.
@@ -98,7 +100,16 @@ def _title_word(word: str, first: bool) -> str:
     letters = [c for c in word if c.isalpha()]
     if len(letters) <= 4 and not (set(letters) & _VOWELS):
         return word  # acronym-like (LLC, GMBH stays upper when it has no vowel)
-    return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
+    return "-".join(_capitalise(p) for p in word.split("-"))
+
+
+def _capitalise(part: str) -> str:
+    """Upper-case the first letter (after leading punctuation such as an apostrophe)."""
+    low = part.lower()
+    for n, ch in enumerate(low):
+        if ch.isalpha():
+            return low[:n] + ch.upper() + low[n + 1 :]
+    return low
 
 
 def _title(name: str) -> str:
@@ -138,6 +149,14 @@ def _sentence(template: str, surface: str) -> tuple[str, int, int]:
     return text, start, start + len(surface)
 
 
+def _unknown(name: str, kb: KnowledgeBase) -> bool:
+    """Whether no run of words of ``name`` is a name the knowledge base knows (list or built-in)."""
+    words = name.split()
+    return not any(
+        kb.lookup(" ".join(words[a:b])) for a in range(len(words)) for b in range(a + 1, len(words) + 1)
+    )
+
+
 def _ofac_items(entries: list[EntityEntry], kb: KnowledgeBase) -> list[_Item]:
     items: list[_Item] = []
     for entry in entries:
@@ -159,7 +178,7 @@ def _ofac_items(entries: list[EntityEntry], kb: KnowledgeBase) -> list[_Item]:
         if not given or a.id == b.id:
             continue
         candidate = _title(f"{given[0]} {surname}")
-        if kb.lookup(candidate) or kb.lookup(surname) or kb.lookup(given[0]):
+        if not _unknown(candidate, kb):
             continue
         template = _TEMPLATES["PERSON"][_rng("t", n) % len(_TEMPLATES["PERSON"])]
         text, start, end = _sentence(template, candidate)
@@ -169,7 +188,7 @@ def _ofac_items(entries: list[EntityEntry], kb: KnowledgeBase) -> list[_Item]:
         a, b = orgs[n], orgs[_rng("org", n) % len(orgs)]
         words = a.name.split()[:1] + b.name.split()[-2:]
         candidate = _title(" ".join(words))
-        if a.id == b.id or kb.lookup(candidate):
+        if a.id == b.id or not _unknown(candidate, kb):
             continue
         template = _TEMPLATES["ORG"][_rng("t", n) % len(_TEMPLATES["ORG"])]
         text, start, end = _sentence(template, candidate)
@@ -235,8 +254,11 @@ def gum_documents(folder: Path) -> list[_GumDoc]:
         etypes: dict[str, str] = {}
         length = 0
         sentence_first = True
+        breaks: set[int] = set()
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line or line.startswith("#"):
+                if not sentence_first:
+                    breaks.add(length)
                 sentence_first = True
                 continue
             cols = line.split("\t")
@@ -258,7 +280,8 @@ def gum_documents(folder: Path) -> list[_GumDoc]:
                 title, num = _BRACKET.match(value).groups()  # type: ignore[union-attr]
                 ident[num if num else f"t{cols[0]}"] = title
             sentence_first = False
-        text = "".join(chars.get(i, " ") for i in range(length))
+        # Sentences are one per line (the TSV keeps no layout; headlines have no full stop).
+        text = "".join(chars.get(i, "\n" if i in breaks else " ") for i in range(length))
         mentions = {
             sid: (ident[sid], etypes.get(sid, ""), tokens) for sid, tokens in spans.items() if sid in ident
         }
@@ -266,11 +289,16 @@ def gum_documents(folder: Path) -> list[_GumDoc]:
     return docs
 
 
+_PRONOUNS = frozenset(
+    "i me my we us our you your he him his she her it its they them their this that these those here there".split()
+)
+
+
 def _is_proper(tokens: list[tuple[int, int, str, bool]], stop: frozenset[str]) -> bool:
     words = [(t, first) for _, _, t, first in tokens if t[:1].isalnum()]
     while words and words[0][0].lower() in ("the", "a", "an"):
         words.pop(0)
-    if not words:
+    if not words or (len(words) == 1 and words[0][0].lower() in _PRONOUNS):
         return False
     word, first = words[0]
     if not word[:1].isupper():

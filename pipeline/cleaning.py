@@ -79,7 +79,7 @@ def _finish(paragraphs: list[str]) -> tuple[str, bool]:
 def _clean_html(article: Article, html: str) -> Cleaned:
     tree = parse_html(html)
     meta = read_metadata(tree, article.url)
-    blocks = extract_blocks(tree, article.url)
+    blocks = extract_blocks(tree, article.url, title=article.title or meta.title)
     paragraphs: list[str] = []
     previous_group = -1
     for block in blocks:

@@ -3,9 +3,14 @@
 Why this order: trafilatura's fast mode without comments is both quicker and
 more accurate on news pages than its default mode (whose fallback extractors
 mostly add boilerplate), so we run it once on a tree we parsed ourselves and
-spend the saved time on filters trafilatura lacks: leading headlines, link
-lists, navigation blobs, prompts, captions, credits, and trailing related-story
-headlines. When fast mode returns nothing useful we retry with recall settings.
+spend the saved time on what trafilatura lacks:
+
+1. filters: leading headline/standfirst, navigation blobs, prompt/caption/credit
+   lines (``cleaning_rules``), link lists under a "Related" label, and the run of
+   unpunctuated related-story headlines after the last story sentence;
+2. a fallback when the filtered result is tiny: precision mode, then recall mode;
+3. sibling merging: story paragraphs in later containers shaped like the main
+   one (bodies split around advertisements), see ``cleaning_merge``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import lxml.html
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 
+from pipeline.cleaning_merge import sibling_paragraphs
 from pipeline.cleaning_rules import junk_reason, word_count
 from pipeline.errors import ContentError
 from pipeline.text import normalize_line
@@ -27,10 +33,44 @@ from pipeline.text import normalize_line
 __all__ = ["Block", "decode_html", "extract_blocks", "parse_html"]
 
 _SNIFF_BYTES = 4096
-_DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
+_DECLARED = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE
+)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _TAG = re.compile(r"<\s*[A-Za-z!/]")
-_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\x7fELF", b"RIFF")
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\x7fELF",
+    b"RIFF",
+)
+_DETECT_BYTES = 262_144
+# Tie-break order for charset detection: roughly how common each codec is on news sites.
+_WEB_CODECS = (
+    "utf_8",
+    "cp1252",
+    "cp1251",
+    "gb18030",
+    "gbk",
+    "shift_jis",
+    "euc_jp",
+    "euc_kr",
+    "big5",
+    "cp1250",
+    "iso8859_2",
+    "koi8_r",
+    "cp1256",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1257",
+    "iso8859_15",
+)
 _DEPTH_LIMIT_MESSAGE = "Excessive depth"
 # A recall retry is worth its cost only when fast mode found almost nothing.
 _TINY_CHARS = 250
@@ -40,6 +80,14 @@ _WORD = re.compile(r"\w+")
 _MAX_LEADING_HEADS = 2
 # A dropped prompt this short ("Related Articles", "You may also like:") labels a list of links.
 _LABEL_MAX_WORDS = 6
+_STORY_WORDS = 12
+_STORY_CHARS = 120
+# Headlines of other stories: short and unpunctuated. The character cap keeps paragraphs of
+# scripts written without spaces (Thai, Chinese), which have few \w+ tokens, out of reach.
+_HEADLINE_WORDS = 20
+_HEADLINE_CHARS = 160
+# Spaced scripts have a space every ~6 characters; far fewer means Thai, Chinese, Japanese...
+_CHARS_PER_SPACE = 15
 
 
 @dataclass
@@ -79,13 +127,17 @@ def decode_html(data: bytes) -> str:
     """
     if not data or not data.strip():
         raise ContentError("page is empty", reason="empty_body")
-    if _looks_binary(data[:_SNIFF_BYTES]):
-        raise ContentError("bytes are binary, not an HTML page", reason="not_html")
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
         if data.startswith(bom):
             text = data[len(bom) :].decode(codec, errors="replace")
             break
     else:
+        if _looks_binary(data[:_SNIFF_BYTES]):
+            raise ContentError("bytes are binary, not an HTML page", reason="not_html")
         text = _decode_unmarked(data)
     if not _TAG.search(text[:65536]):
         raise ContentError("no HTML markup found in the page", reason="not_html")
@@ -105,9 +157,17 @@ def _decode_unmarked(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data[:262_144]).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    return data.decode(encoding, errors="replace")
+    return data.decode(_detect(data[:_DETECT_BYTES]), errors="replace")
+
+
+def _detect(sample: bytes) -> str:
+    """Return the most likely codec; among equally good guesses prefer the ones common on the web."""
+    matches = list(charset_normalizer.from_bytes(sample))
+    if not matches:
+        return "cp1252"
+    best = matches[0]
+    tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    return min(tied, key=lambda e: _WEB_CODECS.index(e) if e in _WEB_CODECS else len(_WEB_CODECS))
 
 
 def parse_html(html: str) -> HtmlElement:
@@ -128,6 +188,10 @@ def parse_html(html: str) -> HtmlElement:
 
 
 def _run_trafilatura(tree: HtmlElement, url: str, *, mode: str) -> lxml.etree._Element | None:
+    """Return trafilatura's body tree for ``mode`` (fast, precision, recall), or None if it found none.
+
+    ``bare_extraction`` copies a tree it is given, so ``tree`` stays intact for the next pass.
+    """
     try:
         document = bare_extraction(
             tree,
@@ -140,9 +204,13 @@ def _run_trafilatura(tree: HtmlElement, url: str, *, mode: str) -> lxml.etree._E
             with_metadata=False,
         )
     except RecursionError as err:
-        raise ContentError("markup is too deeply nested to extract", reason="deeply_nested") from err
+        raise ContentError(
+            "markup is too deeply nested to extract", reason="deeply_nested"
+        ) from err
     except Exception as err:  # noqa: BLE001 - a third-party crash on one page must not kill a worker
-        raise ContentError(f"extraction failed: {type(err).__name__}", reason="extraction_failed") from err
+        raise ContentError(
+            f"extraction failed: {type(err).__name__}", reason="extraction_failed"
+        ) from err
     if document is None or isinstance(document, dict):
         return None
     body: lxml.etree._Element | None = document.body
@@ -191,7 +259,7 @@ def _child_blocks(child: lxml.etree._Element, group: int) -> Iterator[Block]:
             yield Block(str(tag), text, group)
 
 
-def extract_blocks(tree: HtmlElement, url: str) -> list[Block]:
+def extract_blocks(tree: HtmlElement, url: str, *, title: str | None = None) -> list[Block]:
     """Return the article's blocks from ``tree`` (not modified).
 
     Fast mode first; when its filtered result is tiny (a page trafilatura
@@ -199,20 +267,44 @@ def extract_blocks(tree: HtmlElement, url: str) -> list[Block]:
     precision and then recall settings and keep the longest filtered result.
     """
     body = _run_trafilatura(tree, url, mode="fast")
-    best = filter_blocks(list(_blocks(body))) if body is not None else []
+    best = filter_blocks(list(_blocks(body)), title=title) if body is not None else []
     for mode in ("precision", "recall"):
         if _size(best) >= _TINY_CHARS:
             break
         retry = _run_trafilatura(tree, url, mode=mode)
         if retry is not None:
-            candidate = filter_blocks(list(_blocks(retry)))
+            candidate = filter_blocks(list(_blocks(retry)), title=title)
             if _size(candidate) > _size(best):
                 best = candidate
-    return best
+    extra = sibling_paragraphs(tree, [b.text for b in best])
+    return best + [Block("p", text, -2) for text in extra]
 
 
 def _size(blocks: list[Block]) -> int:
     return sum(len(b.text) for b in blocks)
+
+
+def _is_story(text: str) -> bool:
+    """Return True for a paragraph long enough to be story text (words, or characters for CJK/Thai)."""
+    return word_count(text) >= _STORY_WORDS or len(text) >= _STORY_CHARS
+
+
+def _is_headline(text: str) -> bool:
+    """Return True for a short line without closing punctuation: a link or headline, not prose.
+
+    Only for scripts that separate words with spaces: Thai or Chinese paragraphs have few
+    spaces and often end without punctuation, so their shape says nothing.
+    """
+    words = _WORD.findall(text)
+    if not words or len(words) > _HEADLINE_WORDS or len(text) > _HEADLINE_CHARS:
+        return False
+    if text.count(" ") * _CHARS_PER_SPACE < len(text):
+        return False
+    return not _is_sentence(text)
+
+
+def _title_key(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
 
 
 def _is_sentence(text: str) -> bool:
@@ -231,26 +323,31 @@ def _is_nav_blob(text: str) -> bool:
     return capitalised >= 0.5 * len(words)
 
 
-def filter_blocks(blocks: list[Block]) -> list[Block]:
+def filter_blocks(blocks: list[Block], *, title: str | None = None) -> list[Block]:
     """Drop boilerplate blocks: junk lines, leading headlines, nav blobs, trailing headline lists."""
     kept: list[Block] = []
     first_story = next(
-        (i for i, b in enumerate(blocks) if b.kind == "p" and word_count(b.text) >= 12), len(blocks)
+        (i for i, b in enumerate(blocks) if b.kind == "p" and _is_story(b.text)), len(blocks)
     )
     leading_heads = sum(1 for b in blocks[:first_story] if b.kind == "head")
     in_link_list = False
+    title_key = _title_key(title) if title else ""
     for index, block in enumerate(blocks):
         if block.kind == "head" and index < first_story and leading_heads <= _MAX_LEADING_HEADS:
             continue  # the headline and standfirst: they are metadata, not body
+        if index < first_story and title_key and _title_key(block.text) == title_key:
+            continue  # the headline again, as a paragraph
         if _is_nav_blob(block.text):
             continue
         if in_link_list:
             # under a "Related"/"Read more" label: headlines until the story resumes
-            if block.kind == "item" or (word_count(block.text) <= 20 and not _is_sentence(block.text)):
+            if block.kind == "item" or (_is_headline(block.text)):
                 continue
             in_link_list = False
         reasons = [junk_reason(line) for line in block.text.split("\n")]
-        lines = [line for line, why in zip(block.text.split("\n"), reasons, strict=True) if why is None]
+        lines = [
+            line for line, why in zip(block.text.split("\n"), reasons, strict=True) if why is None
+        ]
         if not lines:
             in_link_list = reasons[-1] == "prompt" and word_count(block.text) <= _LABEL_MAX_WORDS
             continue
@@ -263,11 +360,12 @@ def _drop_trailing_headlines(blocks: list[Block]) -> list[Block]:
     end = len(blocks)
     while end > 0:
         block = blocks[end - 1]
-        if block.kind in {"p", "item", "head"} and word_count(block.text) <= 20 and not _is_sentence(block.text):
+        if block.kind in {"p", "item", "head"} and _is_headline(block.text):
             end -= 1
             continue
         break
-    # Keep a lone short closing line (a sign-off); only a run of two or more is a link list.
-    if len(blocks) - end >= 2:
+    # Keep a lone short closing line (a sign-off); only a run of two or more is a link list,
+    # and only after some story text (a page of short lines is a list, not related links).
+    if len(blocks) - end >= 2 and any(_is_story(b.text) for b in blocks[:end]):
         return blocks[:end]
     return blocks

@@ -80,7 +80,9 @@ def _jsonld(tree: HtmlElement) -> list[dict[str, Any]]:
 def _is_article(obj: dict[str, Any]) -> bool:
     kind = obj.get("@type")
     kinds = kind if isinstance(kind, list) else [kind]
-    return any(isinstance(k, str) and ("Article" in k or k in {"BlogPosting", "Report"}) for k in kinds)
+    return any(
+        isinstance(k, str) and ("Article" in k or k in {"BlogPosting", "Report"}) for k in kinds
+    )
 
 
 def _names(value: Any) -> list[str]:
@@ -166,7 +168,14 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
 
     raw_authors = [
         v
-        for k in ("author", "article:author", "byl", "parsely-author", "dc.creator", "sailthru.author")
+        for k in (
+            "author",
+            "article:author",
+            "byl",
+            "parsely-author",
+            "dc.creator",
+            "sailthru.author",
+        )
         if (v := meta.get(k))
     ]
     raw_authors = _names(article_ld.get("author")) + raw_authors

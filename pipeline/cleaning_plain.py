@@ -15,12 +15,17 @@ from pipeline.cleaning_rules import caption_echo, junk_reason, word_count
 
 __all__ = ["PlainResult", "clean_lines"]
 
-_CAPTION_LEAD = re.compile(r"^\W{0,3}(?:file\s+photo|photo|image|picture|pictured|foto|bild)\b\s*:?", re.IGNORECASE)
+_CAPTION_LEAD = re.compile(
+    r"^\W{0,3}(?:file\s+photo|photo|image|picture|pictured|foto|bild)\b\s*:?", re.IGNORECASE
+)
 _TERMINAL = (".", "!", "?", "…", '"', "”", "’", "»", ")", "。", "！", "？")
 # Lines before the first paragraph of this many words may be a section label or the title.
 _STORY_WORDS = 15
 _LABEL_MAX_WORDS = 4
 _TITLE_MAX_WORDS = 30
+# Character bounds too, for scripts written without spaces (few \w+ tokens per line).
+_STORY_CHARS = 100
+_LABEL_MAX_CHARS = 40
 
 
 @dataclass
@@ -35,7 +40,9 @@ def _key(line: str) -> str:
     return " ".join(re.findall(r"\w+", line.casefold()))
 
 
-def _strip_head(paragraphs: list[list[str]], title: str | None) -> tuple[list[list[str]], str | None]:
+def _strip_head(
+    paragraphs: list[list[str]], title: str | None
+) -> tuple[list[list[str]], str | None]:
     """Remove section labels and repeated titles above the first story paragraph."""
     title_key = _key(title) if title else None
     found_title = title
@@ -53,10 +60,14 @@ def _strip_head(paragraphs: list[list[str]], title: str | None) -> tuple[list[li
                 kept.append(line)
             elif (title_key and key == title_key) or (found_title and key == _key(found_title)):
                 continue  # the headline, once or repeated
-            elif words >= _STORY_WORDS or line.rstrip().endswith(_TERMINAL):
+            elif (
+                words >= _STORY_WORDS
+                or len(line) >= _STORY_CHARS
+                or line.rstrip().endswith(_TERMINAL)
+            ):
                 in_head = False
                 kept.append(line)
-            elif words <= _LABEL_MAX_WORDS:
+            elif words <= _LABEL_MAX_WORDS and len(line) <= _LABEL_MAX_CHARS:
                 continue  # a section label such as "World News" above the headline
             elif found_title is None and words <= _TITLE_MAX_WORDS:
                 found_title = line

@@ -140,6 +140,7 @@ _PROMO = re.compile(
     | \b(?:sign(?:ing)?\s+up|subscrib\w*|delivered)\b.{0,120}\b(?:newsletters?|inbox)\b
     | \b(?:earn|get|receive|make)s?\s+(?:a\s+)?(?:small\s+)?(?:commission|share\s+of\s+(?:the\s+)?(?:sale|revenue))
     | \baffiliate\s+(?:links?|commission)
+    | \bad[\s-]?block(?:er|ing)?s?\b | \bturn\s+off\s+your\s+ad | \brely\s+on\s+advertising\b
     | \b(?:comments?|comentários|comentarios|kommentare|commentaires|commenti)\b.{0,120}
       \b(?:moderat\w*|aprovad\w*|approved|freigeschaltet|policy|guidelines)
     | (?-i:\[[A-Z]{3,}(?:\s[A-Z]{3,})?\])\s*\|?\s*$
@@ -147,7 +148,8 @@ _PROMO = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _CAPTION_CREDIT = re.compile(
-    r"\((?:photo|credit|image|foto|picture)s?\s*(?:credit)?\s*:|\bphotos?\s+©|©\s*[A-Z]", re.IGNORECASE
+    r"\((?:photo|credit|image|foto|picture)s?\s*(?:credit)?\s*:|\bphotos?\s+©|©\s*[A-Z]",
+    re.IGNORECASE,
 )
 
 _TRUNCATION_MARKER = re.compile(r"\s*(?:\[\+\d+\s*chars?\]|\(\d+\s*chars?\)|\[\.\.\.\]|\[…\])\s*$")
@@ -181,7 +183,11 @@ def junk_reason(line: str) -> str | None:
         return "ui_label"
     if words <= 40 and _PREFIX.match(stripped):
         return "prompt"
-    if words <= 14 and _CREDIT.search(stripped) and not stripped.endswith((".", "!", "?", '"', "”")):
+    if (
+        words <= 14
+        and _CREDIT.search(stripped)
+        and not stripped.endswith((".", "!", "?", '"', "”"))
+    ):
         return "photo_credit"
     if words <= 60 and _PROMO.search(stripped):
         return "promo"

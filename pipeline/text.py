@@ -17,11 +17,15 @@ from ftfy.badness import is_bad
 __all__ = ["normalize_line", "normalize_text", "split_paragraphs"]
 
 # Zero-width and bidi marks that only hide boundaries; soft hyphen splits words for the shingle metric too.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]"
+)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n\s*\n\s*")
-_MOJIBAKE_HINT = re.compile("[ÃÂâÅÐÑØ][\u0080-\u00bf\u2018-\u203a\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]")
+_MOJIBAKE_HINT = re.compile(
+    "[ÃÂâÅÐÑØ][\u0080-\u00bf\u2018-\u203a\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]"
+)
 
 
 def _repair(text: str) -> str:

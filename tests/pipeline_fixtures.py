@@ -26,7 +26,9 @@ from workers.processes import ProcessGroup, cli_argv
 __all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, message: str = "") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, message: str = ""
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -68,7 +70,8 @@ class PipelineProcesses:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.log_dir.glob("*.log"))
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted(self.log_dir.glob("*.log"))
         )
 
 
@@ -85,7 +88,17 @@ def pipeline_workers(
     group.start("worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "2"))
     procs = PipelineProcesses(group, log_dir)
     try:
-        wait_until(lambda: all("ready" in (log_dir / f"{n}.log").read_text(errors="replace") for n in ("worker", "worker-deliver")) or group.dead(), timeout=60, message="workers ready")
+        wait_until(
+            lambda: (
+                all(
+                    "ready" in (log_dir / f"{n}.log").read_text(errors="replace")
+                    for n in ("worker", "worker-deliver")
+                )
+                or group.dead()
+            ),
+            timeout=60,
+            message="workers ready",
+        )
         if group.dead():
             pytest.fail(f"service processes exited: {group.dead()}\n{procs.logs()}")
         yield procs

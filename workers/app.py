@@ -18,9 +18,12 @@ Reliability choices (see docs/decisions.md, "Foundation"):
 
 from __future__ import annotations
 
+import logging
 from importlib.util import find_spec
+from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger
 
 from workers.keys import Keys
 from workers.logs import configure_logging
@@ -53,12 +56,29 @@ def _broker_url() -> str:
 def _includes() -> list[str]:
     modules = ["workers.tasks"]
     # Webhook delivery tasks live in their own package; include them once it is installed.
-    if find_spec("workers.delivery") is not None and find_spec("workers.delivery.tasks") is not None:
+    if (
+        find_spec("workers.delivery") is not None
+        and find_spec("workers.delivery.tasks") is not None
+    ):
         modules.append("workers.delivery.tasks")
     return modules
 
 
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+def _quiet_task_results(**_: Any) -> None:
+    """Silence Celery's per-task success lines: they repeat whole batches (article text).
+
+    Our own JSON events (``article.enriched``, ``article.dead_lettered``) are the outcome log.
+    """
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+
+
 _settings = get_settings()
+if _settings.visibility_timeout_s <= _settings.task_time_limit_s:
+    raise ValueError(
+        "WIREWATCH_VISIBILITY_TIMEOUT_S must exceed WIREWATCH_TASK_TIME_LIMIT_S, or Redis "
+        "would hand a still-running task to a second worker"
+    )
 configure_logging(_settings.log_level, _settings.log_format)
 
 app = Celery("wirewatch", broker=_broker_url(), include=_includes())

@@ -60,7 +60,14 @@ TRANSIENT: tuple[type[BaseException], ...] = _transient_types()
 
 def new_item(payload: str, *, entry: str | None = None, article_id: str | None = None) -> Item:
     """Return a fresh batch item for one raw ingest payload."""
-    return {"id": article_id, "entry": entry, "payload": payload, "record": None, "hits": None, "attempts": 0}
+    return {
+        "id": article_id,
+        "entry": entry,
+        "payload": payload,
+        "record": None,
+        "hits": None,
+        "attempts": 0,
+    }
 
 
 def new_batch(batch_id: str, items: list[Item]) -> dict[str, Any]:
@@ -71,7 +78,7 @@ def new_batch(batch_id: str, items: list[Item]) -> dict[str, Any]:
 def backoff_s(attempts: int, *, base: float = 1.0, cap: float = 60.0) -> float:
     """Return the wait before retry number ``attempts`` (exponential, capped, with 20 % jitter)."""
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
-    return delay * (1 + random.uniform(-0.2, 0.2))
+    return float(delay * (1 + random.uniform(-0.2, 0.2)))
 
 
 @dataclass
@@ -130,7 +137,9 @@ def run_batch(
                     _dead(item, "retries_exhausted", f"{type(exc).__name__}: {exc}")
                 else:
                     out.retry.append({**item, "attempts": attempts})
-                    log.warning("item.retry_scheduled", stage=stage, attempts=attempts, error=str(exc)[:300])
+                    log.warning(
+                        "item.retry_scheduled", stage=stage, attempts=attempts, error=str(exc)[:300]
+                    )
             except Exception as exc:  # a bug on one article must not fail its batch-mates
                 log.error("item.failed", stage=stage, exc_info=True)
                 _dead(item, "internal_error", f"{type(exc).__name__}: {exc}")

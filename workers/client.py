@@ -21,7 +21,9 @@ __all__ = ["push", "push_many", "to_payload"]
 DEFAULT_MAX_BODY_BYTES = 5_000_000
 
 
-def to_payload(article: Article | Mapping[str, Any], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> str:
+def to_payload(
+    article: Article | Mapping[str, Any], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> str:
     """Return the JSON payload for ``article``; raise ``InvalidArticle``/``ContentError`` if bad."""
     if isinstance(article, Article):
         payload = article.model_dump_json(exclude_none=True)
@@ -40,7 +42,9 @@ def push(
 ) -> str:
     """Validate ``article`` and append it to the ingest stream; return the stream entry id."""
     keys = keys or Keys()
-    entry_id = client.xadd(keys.ingest, {"article": to_payload(article, max_body_bytes=max_body_bytes)})
+    entry_id = client.xadd(
+        keys.ingest, {"article": to_payload(article, max_body_bytes=max_body_bytes)}
+    )
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

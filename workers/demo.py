@@ -52,7 +52,9 @@ def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list
     from workers.watchlists import WatchlistStore
 
     text = (SAMPLES / "watchlists.yaml").read_text(encoding="utf-8")
-    text = text.replace("${RECEIVER_URL}", receiver.url).replace("${WEBHOOK_SECRET}", receiver.secret)
+    text = text.replace("${RECEIVER_URL}", receiver.url).replace(
+        "${WEBHOOK_SECRET}", receiver.secret
+    )
     store = WatchlistStore(client, keys)
     kb = Resources(client, keys, get_settings()).base_kb()
     result = store.apply(parse_watchlists(text), kb=kb)
@@ -94,7 +96,9 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
     for r in records:
         ents = sorted(r.get("entities", []), key=lambda e: -e.get("salience", 0))[:4]
         lang = r["language"]
-        out(f"{r.get('source') or '?'}  [{lang['code']} {lang['confidence']:.2f}]  {r.get('title') or r['id']}")
+        out(
+            f"{r.get('source') or '?'}  [{lang['code']} {lang['confidence']:.2f}]  {r.get('title') or r['id']}"
+        )
         out(f"    entities: {', '.join(e['name'] for e in ents) or '-'}")
         note = f"    story {r.get('story_id')}"
         if r.get("duplicate_of"):
@@ -102,7 +106,11 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
         out(note)
         for ref in r.get("alerts", []):
             if ref["watchlist_id"] in webhook_watchlists:
-                mark = "delivered, signature verified" if ref["alert_id"] in verified else "NOT delivered"
+                mark = (
+                    "delivered, signature verified"
+                    if ref["alert_id"] in verified
+                    else "NOT delivered"
+                )
             else:
                 mark = "stream only"
             out(f"    alert {ref['watchlist_id']}: {ref['alert_id']}  {mark}")
@@ -135,9 +143,8 @@ def run_demo(*, keep: bool = False) -> int:
     from workers.delivery.signing import generate_secret
     from workers.embedded import start_server
     from workers.keys import Keys
-    from workers.processes import ProcessGroup, cli_argv
-
     from workers.logs import configure_logging
+    from workers.processes import ProcessGroup, cli_argv
 
     configure_logging("WARNING")
     started = time.monotonic()
@@ -160,7 +167,7 @@ def run_demo(*, keep: bool = False) -> int:
     get_settings.cache_clear()
     import redis
 
-    client = redis.Redis.from_url(server.url, decode_responses=True)
+    client: Any = redis.Redis.from_url(server.url, decode_responses=True)
     keys = Keys("wirewatch")
     group = ProcessGroup(env=env, log_dir=workdir / "logs")
     code = 1
@@ -169,8 +176,13 @@ def run_demo(*, keep: bool = False) -> int:
             applied = _apply_watchlists(client, keys, receiver)
             _say(f"watchlists applied: {', '.join(applied)}")
             group.start("ingest", cli_argv("ingest"))
-            group.start("worker", cli_argv("worker", "--queues", "clean,nlp,match,emit", "--concurrency", "2"))
-            group.start("worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "1"))
+            group.start(
+                "worker",
+                cli_argv("worker", "--queues", "clean,nlp,match,emit", "--concurrency", "2"),
+            )
+            group.start(
+                "worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "1")
+            )
             _say(f"started ingest and workers (logs in {workdir / 'logs'})")
             pushed, refused = _push_samples(client, keys)
             for line in refused:
@@ -185,11 +197,15 @@ def run_demo(*, keep: bool = False) -> int:
             if not _wait(finished, _TIMEOUT_S - (time.monotonic() - started)):
                 _say("timed out waiting for the pipeline")
             webhook_alerts = [
-                f for _, f in client.xrange(keys.alerts)
-                if '"watchlist_id":"offshore-wind"' in f.get("alert", "") or '"watchlist_id":"chile-copper"' in f.get("alert", "")
+                f
+                for _, f in client.xrange(keys.alerts)
+                if '"watchlist_id":"offshore-wind"' in f.get("alert", "")
+                or '"watchlist_id":"chile-copper"' in f.get("alert", "")
             ]
             _say(f"waiting for {len(webhook_alerts)} webhook deliveries ...")
-            receiver.wait_for(len(webhook_alerts), max(5.0, _TIMEOUT_S - (time.monotonic() - started)))
+            receiver.wait_for(
+                len(webhook_alerts), max(5.0, _TIMEOUT_S - (time.monotonic() - started))
+            )
             code = _summary(client, keys, receiver, pushed, time.monotonic() - started)
     except Exception as exc:
         _say(f"demo failed: {type(exc).__name__}: {exc}")

@@ -90,7 +90,11 @@ def start_server(
         "--logfile", str(log_path),
         "--daemonize", "no",
     ]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Own session: a Ctrl-C meant for `wirewatch up` must not kill the server before the
+    # services it runs have shut down cleanly.
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -155,12 +155,21 @@ class Emitter:
         for hit in hits:
             watchlist = self.lookup(str(hit["watchlist_id"]))
             if watchlist is None or not watchlist.enabled:
-                log.info("alert.skipped", watchlist_id=hit["watchlist_id"], why="watchlist gone or disabled")
+                log.info(
+                    "alert.skipped",
+                    watchlist_id=hit["watchlist_id"],
+                    why="watchlist gone or disabled",
+                )
                 continue
             alert_id = alert_id_for(watchlist.id, story_id)
             claim = self.ledger.claim(watchlist.id, story_id, record.id)
             if claim == "taken":
-                log.info("alert.suppressed", watchlist_id=watchlist.id, alert_id=alert_id, story_id=story_id)
+                log.info(
+                    "alert.suppressed",
+                    watchlist_id=watchlist.id,
+                    alert_id=alert_id,
+                    story_id=story_id,
+                )
                 continue
             if claim in ("new", "resume"):
                 matches = [Match.model_validate(m) for m in hit.get("matches") or []]
@@ -169,7 +178,9 @@ class Emitter:
                 if watchlist.delivery.webhook:
                     self.deliver(alert, watchlist)
                 self.ledger.done(watchlist.id, story_id)
-                log.info("alert.created", watchlist_id=watchlist.id, alert_id=alert_id, story_id=story_id)
+                log.info(
+                    "alert.created", watchlist_id=watchlist.id, alert_id=alert_id, story_id=story_id
+                )
             refs.append(AlertRef(watchlist_id=watchlist.id, alert_id=alert_id))
         record = record.model_copy(update={"alerts": refs})
         self.streams.add(self.keys.enriched, {"record": record.model_dump_json()})

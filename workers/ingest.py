@@ -65,7 +65,7 @@ class IngestService:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Any,
         keys: Keys,
         settings: Settings,
         *,
@@ -73,7 +73,7 @@ class IngestService:
         consumer: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = client
+        self.client: Any = client  # a redis.Redis with decode_responses=False
         self.keys = keys
         self.settings = settings
         self.send = send or _celery_send
@@ -89,7 +89,9 @@ class IngestService:
     def ensure_group(self) -> None:
         """Create the consumer group (from the stream's start, so earlier pushes are read)."""
         try:
-            self.client.xgroup_create(self.keys.ingest, self.keys.ingest_group, id="0", mkstream=True)
+            self.client.xgroup_create(
+                self.keys.ingest, self.keys.ingest_group, id="0", mkstream=True
+            )
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -99,8 +101,12 @@ class IngestService:
         self.stats["read"] += 1
         raw = fields.get(FIELD)
         if raw is None:
-            payload = json.dumps({_s(k): v.decode("utf-8", "backslashreplace") for k, v in fields.items()})
-            self._reject(entry_id, "missing_field", "stream entry has no `article` field", payload, attempts)
+            payload = json.dumps(
+                {_s(k): v.decode("utf-8", "backslashreplace") for k, v in fields.items()}
+            )
+            self._reject(
+                entry_id, "missing_field", "stream entry has no `article` field", payload, attempts
+            )
             return
         try:
             article = parse_article(raw, max_body_bytes=self.settings.max_body_bytes)
@@ -114,7 +120,9 @@ class IngestService:
         self.pending.entry_ids.append(entry_id)
         self.stats["accepted"] += 1
 
-    def _reject(self, entry_id: str, reason: str, detail: str, payload: str | bytes, attempts: int) -> None:
+    def _reject(
+        self, entry_id: str, reason: str, detail: str, payload: str | bytes, attempts: int
+    ) -> None:
         with bound(entry_id=entry_id):
             dead_letter(
                 self.streams,
@@ -222,7 +230,11 @@ class IngestService:
             return
         for c in consumers:
             name = _s(c["name"])
-            if name != self.consumer and int(c["pending"]) == 0 and int(c["idle"]) > _DEAD_CONSUMER_IDLE_MS:
+            if (
+                name != self.consumer
+                and int(c["pending"]) == 0
+                and int(c["idle"]) > _DEAD_CONSUMER_IDLE_MS
+            ):
                 self.client.xgroup_delconsumer(self.keys.ingest, self.keys.ingest_group, name)
 
     # -- loop ----------------------------------------------------------------------------

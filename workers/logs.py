@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +25,7 @@ _configured = False
 _SECRET_KEYS = frozenset({"secret", "previous_secret", "password", "token", "authorization"})
 
 
-def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Replace values of secret-looking keys; a webhook secret must never reach a log."""
     for key in list(event):
         if key.lower() in _SECRET_KEYS:

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from pipeline import flow
 from pipeline.entities import KnowledgeBase
-from pipeline.errors import PipelineError
+from pipeline.errors import PermanentError, PipelineError
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
 from pipeline.watchlist import Watchlist, parse_watchlists
@@ -50,7 +50,9 @@ class OfflinePipeline:
     index: MemoryStoryIndex = field(default_factory=MemoryStoryIndex)
 
     @classmethod
-    def from_settings(cls, settings: Settings, watchlists_file: Path | None = None) -> OfflinePipeline:
+    def from_settings(
+        cls, settings: Settings, watchlists_file: Path | None = None
+    ) -> OfflinePipeline:
         kb = KnowledgeBase.builtin()
         extra = []
         for name in filter(None, (p.strip() for p in settings.entity_files.split(","))):
@@ -62,14 +64,21 @@ class OfflinePipeline:
             watchlists = list(wfile.watchlists)
         if extra:
             kb = kb.extended(extra)
+        monitor = _monitor(watchlists, kb)
+        refused = getattr(monitor, "errors", None)
+        if refused:
+            wid, exc = next(iter(refused.items()))
+            raise PermanentError(f"watchlist {wid}: {exc}", reason="bad_query")
         return cls(
             kb=kb,
-            monitor=_monitor(watchlists, kb),
+            monitor=monitor,
             watchlists={w.id: w for w in watchlists},
             options=flow.Options(max_body_bytes=settings.max_body_bytes),
         )
 
-    def run(self, src: IO[bytes], out: IO[str], *, alerts_out: IO[str] | None = None) -> dict[str, int]:
+    def run(
+        self, src: IO[bytes], out: IO[str], *, alerts_out: IO[str] | None = None
+    ) -> dict[str, int]:
         """Process every line of ``src``; return counts of records, errors and alerts."""
         streams = MemoryStreams()
         keys = Keys()
@@ -89,7 +98,13 @@ class OfflinePipeline:
             try:
                 article = parse_article(raw, max_body_bytes=self.options.max_body_bytes)
                 stage = "enrich"
-                result = flow.enrich(article, kb=self.kb, monitor=self.monitor, index=self.index, options=self.options)
+                result = flow.enrich(
+                    article,
+                    kb=self.kb,
+                    monitor=self.monitor,
+                    index=self.index,
+                    options=self.options,
+                )
                 stage = "emit"
                 emitter.emit(result.record, hits_to_wire(result.hits))
             except PipelineError as exc:
@@ -97,7 +112,12 @@ class OfflinePipeline:
                 stats["errors"] += 1
                 continue
             except Exception as exc:  # never crash on one line
-                out.write(json.dumps(error_record(n, "internal_error", f"{type(exc).__name__}: {exc}", stage)) + "\n")
+                out.write(
+                    json.dumps(
+                        error_record(n, "internal_error", f"{type(exc).__name__}: {exc}", stage)
+                    )
+                    + "\n"
+                )
                 stats["errors"] += 1
                 continue
             for fields in streams.entries.pop(keys.alerts, []):

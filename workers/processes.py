@@ -26,7 +26,9 @@ def cli_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "workers.cli", *args]
 
 
-def service_argvs(*, all_in_one: bool = True, concurrency: int | None = None) -> dict[str, list[str]]:
+def service_argvs(
+    *, all_in_one: bool = True, concurrency: int | None = None
+) -> dict[str, list[str]]:
     """Return name -> argv for ingest and the workers (all queues), as ``up`` runs them.
 
     ``all_in_one`` runs the pipeline queues in one worker and delivery in another, which

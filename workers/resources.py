@@ -130,7 +130,11 @@ class Resources:
     def refresh(self, *, force: bool = False) -> bool:
         """Rebuild the knowledge base and monitor if a version moved; return whether it did."""
         now = self.clock()
-        if not force and self._versions is not None and now - self._checked_at < self.check_interval:
+        if (
+            not force
+            and self._versions is not None
+            and now - self._checked_at < self.check_interval
+        ):
             return False
         self._checked_at = now
         raw = self.client.mget([self.keys.watchlists_version, self.keys.entities_version])

@@ -21,7 +21,14 @@ from workers.batch import Item
 from workers.emit import Emitter
 from workers.validation import parse_article
 
-__all__ = ["hits_to_wire", "step_clean", "step_emit", "step_entities", "step_language", "step_match"]
+__all__ = [
+    "hits_to_wire",
+    "step_clean",
+    "step_emit",
+    "step_entities",
+    "step_language",
+    "step_match",
+]
 
 
 def _record(item: Item) -> EnrichedRecord:

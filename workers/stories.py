@@ -79,21 +79,24 @@ end
 local hit = exact(KEYS[2], 'text')
 if hit then return hit end
 
-local eligible = sig ~= '' and size >= min_near and string.len(sig) == bins * 8
+local eligible = sig ~= '' and size >= min_near and string.len(sig) == bins * 4
 local last = 2 + nbands + nanchors
 
-local function index_under(story, expire)
+-- Every write sets the full window: expiries only move forward, and a set outliving its
+-- stories is harmless (stale members are dropped when met).
+local function index_under(story)
   for i = 3, last do
     redis.call('SADD', KEYS[i], story)
-    if redis.call('TTL', KEYS[i]) < expire then redis.call('EXPIRE', KEYS[i], expire) end
+    redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
 
 if eligible then
   local counts, order = {}, {}
   for i = 3, last do
-    if i <= 2 + nbands or redis.call('SCARD', KEYS[i]) <= anchor_max then
-      for _, story in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    local members = redis.call('SMEMBERS', KEYS[i])
+    if i <= 2 + nbands or #members <= anchor_max then
+      for _, story in ipairs(members) do
         if counts[story] == nil then
           counts[story] = 0
           order[#order + 1] = story
@@ -102,6 +105,8 @@ if eligible then
       end
     end
   end
+  local chunks = {}
+  for b = 1, bins * 4, 4 do chunks[#chunks + 1] = string.sub(sig, b, b + 3) end
   table.sort(order, function(a, b)
     if counts[a] ~= counts[b] then return counts[a] > counts[b] end
     return a < b
@@ -118,10 +123,10 @@ if eligible then
       for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
       for m = 1, tonumber(h['n']) do
         local other, other_size = h['s' .. m], tonumber(h['z' .. m])
-        if other and other_size and string.len(other) == bins * 8 and other_size >= min_near then
+        if other and other_size and string.len(other) == bins * 4 and other_size >= min_near then
           local agree = 0
-          for b = 1, bins * 8, 8 do
-            if string.sub(sig, b, b + 7) == string.sub(other, b, b + 7) then agree = agree + 1 end
+          for k = 1, bins do
+            if chunks[k] == string.sub(other, 4 * k - 3, 4 * k) then agree = agree + 1 end
           end
           local jac = agree / bins
           local inter = jac * (size + other_size) / (1.0 + jac)
@@ -143,7 +148,7 @@ if eligible then
     if n < max_members then
       n = n + 1
       redis.call('HSET', key, 'n', n, 's' .. n, sig, 'z' .. n, size)
-      index_under(best, redis.call('TTL', key))
+      index_under(best)
     end
     return {best, '', 'near', string.format('%.17g', best_score)}
   end
@@ -155,7 +160,7 @@ if eligible then
   redis.call('DEL', key)
   redis.call('HSET', key, 'n', 1, 's1', sig, 'z1', size)
   redis.call('EXPIRE', key, ttl)
-  index_under(new_id, ttl)
+  index_under(new_id)
 end
 return {new_id, '', 'new', '0'}
 """
@@ -179,7 +184,8 @@ class RedisStoryIndex:
     def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
         """Return the story of ``fp``; ``at`` is not used (the window runs on Redis's clock).
 
-        Raises ``TransientError`` when Redis cannot be reached, so the task retries.
+        Raises ``TransientError`` on any Redis error (unreachable, loading, out of memory),
+        so the task retries and then dead-letters.
         """
         del at
         eligible = fp.near_eligible
@@ -212,9 +218,9 @@ class RedisStoryIndex:
         ]
         try:
             story_id, first, kind, score = (_text(v) for v in self._script(keys=keys, args=args))
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except redis.RedisError as exc:  # unreachable, loading, OOM under noeviction, ...
             raise TransientError(
-                f"story index unavailable: {exc}", reason="redis_unavailable"
+                f"story index unavailable: {exc}", reason="story_index_unavailable"
             ) from exc
         return Assignment(
             story_id=story_id,

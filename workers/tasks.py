@@ -63,7 +63,9 @@ def build_chain(batch: dict[str, Any], *, start: str = TASK_ORDER[0]) -> Signatu
     return chain(first.clone(args=(batch,)), *rest)
 
 
-def send_batch(batch: dict[str, Any], *, start: str = TASK_ORDER[0], countdown: float | None = None) -> None:
+def send_batch(
+    batch: dict[str, Any], *, start: str = TASK_ORDER[0], countdown: float | None = None
+) -> None:
     """Send ``batch`` down the chain from ``start`` (after ``countdown`` seconds)."""
     build_chain(batch, start=start).apply_async(countdown=countdown)
 
@@ -111,7 +113,9 @@ def _handle_redelivery(task: Task, res: Resources, batch: dict[str, Any]) -> boo
     return False
 
 
-def _run(task: Task, batch: dict[str, Any], make_step: Callable[[Resources], Callable[[Item], Item]]) -> dict[str, Any]:
+def _run(
+    task: Task, batch: dict[str, Any], make_step: Callable[[Resources], Callable[[Item], Item]]
+) -> dict[str, Any]:
     """Run one stage over ``batch``: the shared body of every task."""
     batch_id = str(batch.get("batch_id") or uuid.uuid4().hex)
     with bound(batch_id=batch_id, task_id=task.request.id, task=task.name):
@@ -195,31 +199,41 @@ def _emit_step(res: Resources) -> Callable[[Item], Item]:
     return lambda item: step_emit(item, emitter)
 
 
-@app.task(name="articles.clean", **_TASK_OPTIONS)
+@app.task(  # type: ignore[untyped-decorator]
+    name="articles.clean", **_TASK_OPTIONS
+)
 def clean(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Validate and clean each article (HTML or crawler text -> text)."""
     return _run(self, batch, _clean_step)
 
 
-@app.task(name="articles.detect_language", **_TASK_OPTIONS)
+@app.task(  # type: ignore[untyped-decorator]
+    name="articles.detect_language", **_TASK_OPTIONS
+)
 def detect_language(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Detect each article's language."""
     return _run(self, batch, lambda res: step_language)
 
 
-@app.task(name="articles.tag_entities", **_TASK_OPTIONS)
+@app.task(  # type: ignore[untyped-decorator]
+    name="articles.tag_entities", **_TASK_OPTIONS
+)
 def tag_entities(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Tag and link the entities each article mentions."""
     return _run(self, batch, _entities_step)
 
 
-@app.task(name="articles.match", **_TASK_OPTIONS)
+@app.task(  # type: ignore[untyped-decorator]
+    name="articles.match", **_TASK_OPTIONS
+)
 def match(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Assign each article's story, then match it against the watchlists."""
     return _run(self, batch, _match_step)
 
 
-@app.task(name="articles.emit", **_TASK_OPTIONS)
+@app.task(  # type: ignore[untyped-decorator]
+    name="articles.emit", **_TASK_OPTIONS
+)
 def emit(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Write alerts (and hand webhook alerts to delivery), then the enriched record."""
     return _run(self, batch, _emit_step)

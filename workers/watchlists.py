@@ -12,6 +12,7 @@ never logged and never leave through ``public_dict``.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -188,7 +189,11 @@ class WatchlistStore:
             validate_file(wfile, kb if kb is not None else KnowledgeBase.builtin())
         result = ApplyResult()
         pipe = self.client.pipeline(transaction=True)
-        existing = self.client.hmget(self.keys.watchlists, [w.id for w in wfile.watchlists]) if wfile.watchlists else []
+        existing = (
+            self.client.hmget(self.keys.watchlists, [w.id for w in wfile.watchlists])
+            if wfile.watchlists
+            else []
+        )
         for w, old in zip(wfile.watchlists, existing, strict=True):
             new = dump_watchlist(w)
             if old is None:
@@ -245,7 +250,9 @@ class WatchlistStore:
             try:
                 out.append(load_watchlist(raw))
             except ValidationError as exc:
-                get_logger().error("watchlist.unreadable", watchlist_id=_s(wid), error=str(exc)[:300])
+                get_logger().error(
+                    "watchlist.unreadable", watchlist_id=_s(wid), error=str(exc)[:300]
+                )
         return out
 
     def remove(self, watchlist_id: str) -> bool:
@@ -256,7 +263,7 @@ class WatchlistStore:
             get_logger().info("watchlist.removed", watchlist_id=watchlist_id)
         return removed
 
-    def entities(self) -> list[EntityEntry]:
+    def entities(self) -> builtins.list[EntityEntry]:
         """Return the entities declared in applied watchlist files."""
         out = []
         for raw in self.client.hvals(self.keys.watchlist_entities):

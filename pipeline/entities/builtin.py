@@ -67,6 +67,8 @@ def _suffix_forms(word: str) -> Iterator[tuple[str, int]]:
         yield word[:-4], 2
     elif low.endswith("ia") or low.endswith("a"):
         yield word + "n", 1
+    elif low.endswith("ium"):
+        yield word[:-2] + "an", 1  # Belgium -> Belgian
     elif low.endswith("o"):
         yield word[:-1] + "an", 1
     elif low.endswith("e"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from pathlib import Path
 
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,7 @@ from pipeline.entities.stream import key_of, keys_of
 from pipeline.entities.variants import CaseRule, Kind, case_rule, forms_of
 from pipeline.models import EntityType
 
-__all__ = ["Candidate", "EntityEntry", "KnowledgeBase"]
+__all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 
 _MAX_KEY = 255  # key length is packed into the low byte of the automaton payload
 _KIND_BITS = 3
@@ -88,9 +89,10 @@ class KnowledgeBase:
         owners: list[tuple[int, Kind, bool]] = []
         for n, entry in enumerate(self._list):
             person = entry.type == "PERSON"
-            pairs = forms_of(entry.name, person=person, kind=Kind.NAME)
+            place = entry.type == "LOC"
+            pairs = forms_of(entry.name, person=person, kind=Kind.NAME, place=place)
             for alias in entry.aliases:
-                pairs += forms_of(alias, person=person, kind=Kind.ALIAS)
+                pairs += forms_of(alias, person=person, kind=Kind.ALIAS, place=place)
             for demonym in entry.demonyms:
                 pairs.append((demonym, Kind.DEMONYM))
             for form, kind in pairs:
@@ -104,11 +106,12 @@ class KnowledgeBase:
             return {}
         builtin_names: dict[str, set[int]] = {}
         for key, (n, kind, _) in zip(keys, owners, strict=True):
-            if kind <= Kind.ALIAS and self._list[n].id in self.builtin_ids:
+            if kind == Kind.NAME and self._list[n].id in self.builtin_ids:
                 builtin_names.setdefault(key, set()).add(n)
         taken: dict[int, int] = {}
         for key, (n, kind, person) in zip(keys, owners, strict=True):
-            if kind != Kind.NAME or person or self._list[n].id in self.builtin_ids:
+            # The declared name as written, or without its parenthetical ("Georgia (country)").
+            if kind not in (Kind.NAME, Kind.VARIANT) or person or self._list[n].id in self.builtin_ids:
                 continue
             found = builtin_names.get(key, set())
             if len(found) == 1:
@@ -153,7 +156,10 @@ class KnowledgeBase:
                 single.append(same[0])
             else:
                 single.append(-1)
-                self._multi[kid] = tuple(sorted(same, key=lambda p: (p & 7, p >> _KIND_BITS)))
+                # Strongest kind first; among equals a declared entry before a built-in one.
+                self._multi[kid] = tuple(
+                    sorted(same, key=lambda p: (p & 7, self._list[p >> _KIND_BITS].id in self.builtin_ids, p))
+                )
         if kids:
             automaton.make_automaton()
 
@@ -201,3 +207,10 @@ class KnowledgeBase:
         if payload is None:
             return []
         return [self._list[i] for i, kind in self.candidates(payload >> 8) if kind != Kind.DEMONYM]
+
+
+def load_entries(path: str | Path) -> list[EntityEntry]:
+    """Read entries from a CSV or YAML file (see ``pipeline.entities.loaders.load_entries``)."""
+    from pipeline.entities.loaders import load_entries as _load
+
+    return _load(path)

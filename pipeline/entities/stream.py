@@ -4,11 +4,13 @@ Text and names go through the same folding, so matching is a plain substring
 search (Aho-Corasick) on the folded stream:
 
 - case and Latin diacritics are folded (``Kim Jŏng-Un`` -> ``kim jong un``);
-- words are runs of letters/digits; hyphens, apostrophes, periods and single
-  line breaks between words are *soft* gaps (one space in the stream), so
+- words are runs of letters/digits; spaces, hyphens, apostrophes and periods
+  between words are *soft* gaps (one space in the stream), so
   ``Jong-un``/``Jong Un`` and ``North Korea's`` (-> ``north korea s``) line up;
-- a comma becomes its own ``,`` token and any other punctuation a ``|`` token,
-  so a key never matches across a clause or sentence break;
+- a comma becomes its own ``,`` token and any other punctuation, a spaced dash
+  or a line break (crawler text puts headlines, captions and bylines on lines
+  of their own) a ``|`` token, so a key never matches across a clause, a
+  sentence or a line;
 - dotted abbreviations lose their dots (``U.S.`` -> ``us``);
 - middle initials between capitalised words are dropped (``Vladimir V. Putin``
   -> ``vladimir putin``), in names and in text alike.
@@ -31,8 +33,8 @@ _SPLIT = re.compile(r"((?:[^\W_]\.){2,}(?![^\W_])|[^\W_]+)")
 # A middle initial: capital + period between capitalised words (the word before is
 # checked in code: a look-behind here makes the scan several times slower).
 _MIDDLE_INITIAL = re.compile(r"[A-ZÀ-Þ]\. (?=[A-ZÀ-Þ])")
-_SOFT_GAP = re.compile(r"[\s'’‘`´.\-‐‑‒&/]*")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s|\n\s*\n")
+_SOFT_GAP = re.compile(r"[ \t\xa0'’‘`´.\-‐‑‒&/]*")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s|\n")
 _SPACED_DASH = re.compile(r"\s[\-–—]+\s|[–—]")
 
 
@@ -59,8 +61,10 @@ _PLAIN = (0, False)
 def fold(text: str) -> str:
     """Lower-case ``text`` and strip Latin diacritics, keeping its length."""
     lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters (e.g. "İ") grow when lowered
-        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if len(lowered) != len(text):  # a few characters grow when lowered ("İ" -> "i̇")
+        lowered = text.replace("\u0130", "I").lower()
+        if len(lowered) != len(text):  # other rare growers: fold character by character
+            lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     if lowered.isascii():
         return lowered
     return _NON_ASCII.sub(_fold_char, lowered)
@@ -112,7 +116,7 @@ def _classify(gap: str) -> tuple[int, bool]:
     ends_sentence = _SENTENCE_END.search(gap) is not None
     if "," in gap:
         kind = COMMA
-    elif _SOFT_GAP.fullmatch(gap) is None or "\n\n" in gap or _SPACED_DASH.search(gap):
+    elif _SOFT_GAP.fullmatch(gap) is None or _SPACED_DASH.search(gap):
         kind = HARD
     else:
         kind = SOFT

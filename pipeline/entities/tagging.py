@@ -16,7 +16,7 @@ One call of ``tag`` runs, in order:
 5. short forms: a capitalised first or last name alone (``Kim``, ``Mr. Putin``,
    ``Kirby``) joins a person whose full name appeared earlier (title included);
    never before;
-6. other capitalised runs become unlinked entities (the capitalisation
+6. other capitalised runs (unless the whole text is in capitals) become unlinked entities (the capitalisation
    heuristic below) with an id derived from the folded full name: ``x:`` +
    slug, so one unlisted person has the same id in every article; their short
    forms join them too;
@@ -104,7 +104,7 @@ class _Match:
     j: int
     kid: int
     demonym_only: bool
-    builtin: bool
+    place: bool
 
 
 def _case_ok(stream: TokenStream, i: int, j: int, rule: CaseRule) -> bool:
@@ -114,7 +114,12 @@ def _case_ok(stream: TokenStream, i: int, j: int, rule: CaseRule) -> bool:
         return letters.isupper()
     if rule == CaseRule.CAPITALISED:
         return surface[:1].isupper()
-    return surface != surface.lower()
+    if rule == CaseRule.TITLE:
+        return surface[:1].isupper() and not surface.isupper()
+    if surface[:1].isupper():
+        return True
+    first = stream.words[i]
+    return first in _CONNECTORS and surface != surface.lower()
 
 
 def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
@@ -145,7 +150,7 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
                     last,
                     kid,
                     all(kind == Kind.DEMONYM for _, kind in cands),
-                    all(kb.is_builtin(e) for e, _ in cands),
+                    all(kb.entry_at(e).type == "LOC" for e, _ in cands),
                 )
             )
     return chosen
@@ -232,7 +237,12 @@ class _Tagger:
         shouting = stream.text.isupper()
         matches = _matches(stream, kb, shouting=shouting)
         covered = {k for m in matches for k in range(m.i, m.j + 1)}
-        kept = [m for m in matches if m.demonym_only or not self._extends(m, covered)]
+        kept = [
+            m
+            for m in matches
+            if shouting
+            or ((m.demonym_only or m.place or not self._extends(m, covered)) and not self._common_word(m))
+        ]
         seen: dict[int, int] = {}
         for m in kept:
             cands = kb.candidates(m.kid)
@@ -249,14 +259,43 @@ class _Tagger:
                 self._register_short_forms(found, entry.name.lower().replace(",", " ").split(), m.i)
             self._define_acronym(found, m.j)
 
+    def _common_word(self, m: _Match) -> bool:
+        """Whether a one-word match opening a sentence is an ordinary word there.
+
+        ``May``, ``Snow`` or ``Hope`` are capitalised at the start of a sentence
+        anyway: such a match counts only when the word is not a stop word and
+        is not written in lower case elsewhere in the article.
+        """
+        if m.i != m.j or not self.stream.sentence_start[m.i]:
+            return False
+        word = self.stream.words[m.i]
+        return word in _stopwords() or word in self.lower_words
+
+    def _continues(self, k: int) -> bool:
+        """Whether token ``k`` (after a match) is a capitalised word of the same name."""
+        stream = self.stream
+        if not stream.caps[k] or stream.words[k] in _calendar_words():
+            return False
+        return not (stream.sentence_start[k] and stream.words[k] in _stopwords())
+
     def _extends(self, m: _Match, covered: set[int]) -> bool:
         """Whether a capitalised word outside any match continues the matched name."""
         stream = self.stream
+        words = stream.words
         after = m.j + 1
-        if after < len(stream.words) and stream.gaps[after] == SOFT and after not in covered and self._namey(stream, after):
-            return True
+        if after < len(words) and stream.gaps[after] == SOFT and after not in covered:
+            if self._continues(after):
+                return True
+            if (
+                words[after] in _CONNECTORS
+                and after + 1 < len(words)
+                and stream.gaps[after + 1] == SOFT
+                and after + 1 not in covered
+                and self._continues(after + 1)
+            ):
+                return True
         before = m.i - 1
-        if before >= 0 and stream.gaps[m.i] == SOFT and before not in covered and not stream.sentence_start[before]:
+        if m.i == m.j and before >= 0 and stream.gaps[m.i] == SOFT and before not in covered and not stream.sentence_start[before]:
             word = stream.words[before]
             if word in _CONNECTORS and before >= 1 and stream.gaps[before] == SOFT and self._namey(stream, before - 1):
                 return True
@@ -269,11 +308,14 @@ class _Tagger:
         stream = self.stream
         words = stream.words
         a = j + 1
-        if a >= len(words) or stream.gaps[a] != HARD or (a + 1 < len(words) and stream.gaps[a + 1] != HARD):
+        if a >= len(words) or stream.gaps[a] != HARD:
             return
         surface = stream.text[stream.starts[a] : stream.ends[a]]
         between = stream.text[stream.ends[j] : stream.starts[a]]
-        if "(" not in between or not (2 <= len(surface) <= 10 and surface.isupper()):
+        after = stream.text[stream.ends[a] : stream.ends[a] + 3].lstrip()
+        if not between.rstrip().endswith("(") or not after.startswith(")"):
+            return
+        if not (2 <= len(surface) <= 10 and surface.isupper()):
             return
         for k, word in enumerate(words):
             if k >= a and word == words[a] and k not in self.covered:
@@ -283,6 +325,8 @@ class _Tagger:
     def link_runs(self) -> None:
         """Join short forms to earlier full names; tag other capitalised runs as unlinked."""
         stream = self.stream
+        if stream.text.isupper():
+            return  # all capitals: capitalisation says nothing about names
         words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
         n = len(words)
         end = -1

@@ -3,6 +3,7 @@
 Folding (``stream.key_of``) already absorbs case, diacritics, hyphen/space,
 punctuation and middle initials; what is left here is structure:
 
+- a place written ``City, Region`` is also its head (``Irving, Texas`` -> ``Irving``);
 - list order: ``KIM, Jong Un`` -> ``Kim Jong Un`` (as written, without the
   comma: the family-name-first reading) and ``Jong Un KIM`` (given name first);
   ``Korea, Republic of`` -> ``Republic of Korea``;
@@ -42,19 +43,24 @@ class Kind(IntEnum):
 class CaseRule(IntEnum):
     """How a matched span must be written in the text (stricter is larger)."""
 
-    ANY_UPPER = 0  # at least one upper-case letter in the span (multi-word names)
+    ANY_UPPER = 0  # multi-word names: first word capitalised, or a particle then a capital
     CAPITALISED = 1  # the word starts with an upper-case letter
-    UPPER = 2  # the word is written in capitals (acronyms: US, DPRK)
+    TITLE = 2  # capitalised but not all capitals (``Usi`` must not match the acronym ``USI``)
+    UPPER = 3  # the word is written in capitals (acronyms: US, DPRK)
 
 
 def case_rule(source: str, key: str, *, person: bool) -> CaseRule:
     """Return the case rule for ``key`` generated from ``source``.
 
     A one-word key is an acronym (must be upper case in text) when its source
-    writes it in capitals among lower-case letters elsewhere, or when the
-    source is an all-capitals list entry (OFAC style) of at most five letters
-    naming something other than a person. Other one-word keys must be
-    capitalised; multi-word keys need one capital anywhere in the span.
+    writes it in capitals among lower-case letters elsewhere (``US``), or when
+    the source is an all-capitals list entry (OFAC style) of at most three
+    letters naming something other than a person; longer all-capitals list
+    words may be names (``HASM``, vessel ``SAVIZ``) and need a capital only.
+    A short word written in title case (``Usi``) must be capitalised and not
+    all capitals (that would be an acronym); other one-word keys must be
+    capitalised. Multi-word keys need a capital on the first word, or on a
+    later one after a lower-case particle (``al-Qaida``, ``bin Laden``).
     """
     if " " in key:
         return CaseRule.ANY_UPPER
@@ -66,8 +72,8 @@ def case_rule(source: str, key: str, *, person: bool) -> CaseRule:
         word = re.sub(r"[^\w]", "", source)
         if len(word) <= 5 and word.isupper():
             return CaseRule.UPPER
-        return CaseRule.CAPITALISED
-    if not person and len(key) <= 5:
+        return CaseRule.TITLE if len(word) <= 5 else CaseRule.CAPITALISED
+    if not person and len(key) <= 3:
         return CaseRule.UPPER
     return CaseRule.CAPITALISED
 
@@ -76,7 +82,7 @@ HONORIFICS = frozenset(
     "mr mrs ms miss dr prof sir dame lord lady president vice prime minister secretary "
     "gen general col colonel lt capt captain adm admiral sgt sen senator rep representative "
     "gov governor mayor judge justice king queen prince princess pope rev sheikh shaykh ayatollah "
-    "chancellor premier chairman chairwoman ambassador commissioner".split()
+    "chancellor premier chairman chairwoman ambassador commissioner professor".split()
 )
 
 
@@ -87,7 +93,7 @@ def _drop_honorifics(given: str) -> str:
     return " ".join(words)
 
 
-def _forms(name: str, *, person: bool) -> Iterator[tuple[str, bool]]:
+def _forms(name: str, *, person: bool, place: bool = False) -> Iterator[tuple[str, bool]]:
     """Yield (form, is_generated) for one written name."""
     yield name, False
     bare = _PAREN.sub(" ", name).strip()
@@ -100,12 +106,16 @@ def _forms(name: str, *, person: bool) -> Iterator[tuple[str, bool]]:
         head, _, tail = name.partition(",")
         head, tail = head.strip(), tail.strip()
         if head and tail:
+            if place and tail[:1].isupper() and tail.split()[-1][:1].isupper():
+                yield head, True  # "Irving, Texas" -> "Irving" (not "Korea, Republic of")
+            plain = _drop_honorifics(tail) if person else tail
+            yield f"{plain} {head}", True
             if person:
-                tail = _drop_honorifics(tail)
-            yield f"{tail} {head}", True
-            if person:
-                yield f"{head} {tail}", True
-                given = tail.split()
+                yield f"{head} {plain}", True
+                if plain != tail:  # as listed, honorific kept: "Shaykh Muhammad FADLALLAH"
+                    yield f"{tail} {head}", True
+                    yield f"{head} {tail}", True
+                given = plain.split()
                 if len(given) >= 2:
                     yield f"{given[0]} {head}", True
         return
@@ -115,9 +125,9 @@ def _forms(name: str, *, person: bool) -> Iterator[tuple[str, bool]]:
             yield f"{parts[0]} {parts[-1]}", True
 
 
-def forms_of(name: str, *, person: bool, kind: Kind) -> list[tuple[str, Kind]]:
+def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> list[tuple[str, Kind]]:
     """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``)."""
     return [
         (form, Kind.VARIANT if generated and kind <= Kind.ALIAS else kind)
-        for form, generated in _forms(name, person=person)
+        for form, generated in _forms(name, person=person, place=place)
     ]

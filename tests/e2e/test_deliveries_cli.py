@@ -29,7 +29,9 @@ from workers.watchlists import WatchlistStore
 pytestmark = pytest.mark.e2e
 
 WIREWATCH = str(Path(sys.executable).parent / "wirewatch")
-KEYS = Keys()
+# An own prefix so session-wide deliver workers sharing this Redis leave these jobs alone.
+PREFIX = "wwtest-cli"
+KEYS = Keys(prefix=PREFIX)
 
 
 @pytest.fixture
@@ -40,7 +42,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WIREWATCH_REDIS_URL": url, "WIREWATCH_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "WIREWATCH_REDIS_URL": url,
+        "WIREWATCH_PREFIX": PREFIX,
+        "WIREWATCH_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+    }
     return subprocess.run(
         [WIREWATCH, *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -49,6 +56,7 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_list_show_replay_rotate_enable(redis_url: str, receiver: Receiver) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     settings = Settings(
+        prefix=PREFIX,
         redis_url=SecretStr(redis_url),
         webhook_allow_hosts="127.0.0.1",
         webhook_retry_schedule="0,60",

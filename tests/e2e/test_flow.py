@@ -41,7 +41,9 @@ def _records(client: redis.Redis) -> list[dict[str, Any]]:
     return [json.loads(f["record"]) for _, f in client.xrange("wirewatch:enriched")]
 
 
-def _cli(env: dict[str, str], *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _cli(
+    env: dict[str, str], *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(cli_argv(*args), env=env, input=stdin, capture_output=True, timeout=60)
 
 
@@ -50,7 +52,11 @@ def test_raw_xadd_comes_out_enriched(redis_url: str, pipeline_workers: PipelineP
     cli = shutil.which("redis-cli")
     if cli:  # exactly what the README tells a crawler author to run
         port = redis_url.rsplit(":", 1)[1].split("/")[0]
-        subprocess.run([cli, "-p", port, "XADD", "wirewatch:ingest", "*", "article", payload], check=True, capture_output=True)
+        subprocess.run(
+            [cli, "-p", port, "XADD", "wirewatch:ingest", "*", "article", payload],
+            check=True,
+            capture_output=True,
+        )
     else:
         _client(redis_url).xadd("wirewatch:ingest", {"article": payload})
     client = _client(redis_url)
@@ -72,7 +78,10 @@ def test_raw_xadd_comes_out_enriched(redis_url: str, pipeline_workers: PipelineP
 
 
 def test_signed_webhook_once_per_story(
-    redis_url: str, pipeline_workers: PipelineProcesses, pipeline_env: dict[str, str], tmp_path: Path
+    redis_url: str,
+    pipeline_workers: PipelineProcesses,
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     client = _client(redis_url)
     with WebhookReceiver(generate_secret()) as receiver:
@@ -105,9 +114,13 @@ def test_signed_webhook_once_per_story(
         assert body["matches"], "an alert says why it fired"
         assert receiver.secret not in json.dumps(body)
         # One alert for the story: the re-crawl references it but creates nothing new.
-        alerts = [json.loads(f["alert"]) for _, f in client.xrange("wirewatch:alerts") if "alert" in f]
+        alerts = [
+            json.loads(f["alert"]) for _, f in client.xrange("wirewatch:alerts") if "alert" in f
+        ]
         assert [a["alert_id"] for a in alerts] == [body["alert_id"]]
-        assert records[0]["alerts"] == [{"watchlist_id": "harbour-safety", "alert_id": body["alert_id"]}]
+        assert records[0]["alerts"] == [
+            {"watchlist_id": "harbour-safety", "alert_id": body["alert_id"]}
+        ]
         assert not receiver.wait_for(2, timeout=2.0)
         assert {d.webhook_id for d in receiver.deliveries} == {body["alert_id"]}
 
@@ -119,23 +132,48 @@ def _hostile_entries() -> list[tuple[str, dict[bytes, bytes]]]:
         ("invalid_json", {b"article": b'{"url": "https://a.example/1", "text": '}),
         ("missing_url", {b"article": b'{"text": "no url here at all"}'}),
         ("no_body", {b"article": b'{"url": "https://a.example/2", "title": "only a title"}'}),
-        ("wrong_types", {b"article": b'{"url": 42, "text": ["not", "a", "string"], "metadata": "x"}'}),
-        ("bad_date", {b"article": b'{"url": "https://a.example/3", "text": "t", "published_at": "yesterday"}'}),
+        (
+            "wrong_types",
+            {b"article": b'{"url": 42, "text": ["not", "a", "string"], "metadata": "x"}'},
+        ),
+        (
+            "bad_date",
+            {
+                b"article": b'{"url": "https://a.example/3", "text": "t", "published_at": "yesterday"}'
+            },
+        ),
         ("too_big", {b"article": json.dumps({"url": "https://a.example/4", "text": big}).encode()}),
         ("binary", {b"article": bytes(range(256)) * 8}),
         ("control_bytes", {b"article": b"\x00\x01\x02garbage\x7f" * 50}),
-        ("undecodable", {b"article": b'{"url": "https://a.example/5", "text": "caf\xe9 \xff\xfe"}'}),
+        (
+            "undecodable",
+            {b"article": b'{"url": "https://a.example/5", "text": "caf\xe9 \xff\xfe"}'},
+        ),
         ("surrogate", {b"article": b'{"url": "https://a.example/6", "text": "\\ud800 lone"}'}),
         ("not_object", {b"article": b'["https://a.example/7"]'}),
         ("deep", {b"article": b"[" * 100_000}),
         ("no_field", {b"body": b"where is the article field"}),
-        ("empty_html", {b"article": b'{"url": "https://a.example/8", "html": "<html><body><nav>Home</nav></body></html>"}'}),
+        (
+            "empty_html",
+            {
+                b"article": b'{"url": "https://a.example/8", "html": "<html><body><nav>Home</nav></body></html>"}'
+            },
+        ),
         ("ok1", {b"article": ok}),
-        ("ok2", {b"article": json.dumps({**ARTICLE, "url": "https://other.example/x", "language": "en"}).encode()}),
+        (
+            "ok2",
+            {
+                b"article": json.dumps(
+                    {**ARTICLE, "url": "https://other.example/x", "language": "en"}
+                ).encode()
+            },
+        ),
     ]
 
 
-def test_hostile_mix_is_counted_exactly(redis_url: str, pipeline_workers: PipelineProcesses) -> None:
+def test_hostile_mix_is_counted_exactly(
+    redis_url: str, pipeline_workers: PipelineProcesses
+) -> None:
     raw = redis.Redis.from_url(redis_url)
     entries = _hostile_entries()
     for _, fields in entries:
@@ -146,7 +184,11 @@ def test_hostile_mix_is_counted_exactly(redis_url: str, pipeline_workers: Pipeli
         return raw.xlen("wirewatch:enriched") + raw.xlen("wirewatch:dlq") >= pushed
 
     wait_until(settled, timeout=90, message="every entry enriched or dead-lettered")
-    wait_until(lambda: raw.xlen("wirewatch:ingest") == 0, timeout=10, message="ingest acknowledged everything")
+    wait_until(
+        lambda: raw.xlen("wirewatch:ingest") == 0,
+        timeout=10,
+        message="ingest acknowledged everything",
+    )
     enriched, dead = raw.xlen("wirewatch:enriched"), raw.xlen("wirewatch:dlq")
     assert enriched + dead == pushed
     assert enriched == 2
@@ -155,28 +197,47 @@ def test_hostile_mix_is_counted_exactly(redis_url: str, pipeline_workers: Pipeli
     reasons = sorted(d["reason"] for d in letters)
     assert reasons.count("invalid_json") == 3  # truncated, control bytes, nested too deep
     assert reasons.count("undecodable") == 3  # binary garbage, bad UTF-8, lone surrogate
-    for reason in ("missing_body", "body_too_large", "undecodable", "missing_field", "invalid_article"):
+    for reason in (
+        "missing_body",
+        "body_too_large",
+        "undecodable",
+        "missing_field",
+        "invalid_article",
+    ):
         assert reason in reasons, reasons
     assert all(d["payload"] or d["reason"] == "missing_field" for d in letters)
     for d in letters:
         assert d["detail"] and d["stage"] and d["at"]
     # Each original payload is kept untouched (base64 when it was not UTF-8).
     originals = {name: fields.get(b"article") for name, fields in entries}
-    restored = {base64.b64decode(d["payload"]) for d in letters if d["payload_encoding"] == "base64"}
+    restored = {
+        base64.b64decode(d["payload"]) for d in letters if d["payload_encoding"] == "base64"
+    }
     assert restored == {originals["binary"], originals["undecodable"]}
     as_text = {d["payload"].encode() for d in letters if d["payload_encoding"] == "utf-8"}
     assert originals["invalid_json"] in as_text and originals["too_big"] in as_text
     assert pipeline_workers.alive(), pipeline_workers.logs()
     # The workers still serve: a valid article pushed after the storm comes out.
-    raw.xadd("wirewatch:ingest", {b"article": json.dumps({**ARTICLE, "url": "https://after.example/y"}).encode()})
+    raw.xadd(
+        "wirewatch:ingest",
+        {b"article": json.dumps({**ARTICLE, "url": "https://after.example/y"}).encode()},
+    )
     wait_until(lambda: raw.xlen("wirewatch:enriched") == 3, timeout=60, message="post-storm record")
 
 
 def test_push_status_tail_and_replay_cli(
-    redis_url: str, pipeline_workers: PipelineProcesses, pipeline_env: dict[str, str], tmp_path: Path
+    redis_url: str,
+    pipeline_workers: PipelineProcesses,
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     good = json.dumps(ARTICLE)
-    lines = [good, "{not json", json.dumps({"url": "https://b.example/1"}), json.dumps({**ARTICLE, "url": "https://c.example/2"})]
+    lines = [
+        good,
+        "{not json",
+        json.dumps({"url": "https://b.example/1"}),
+        json.dumps({**ARTICLE, "url": "https://c.example/2"}),
+    ]
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n")
     pushed = _cli(pipeline_env, "push", "--quiet", str(src))

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from pipeline.errors import TransientError
 from pipeline.story import Assignment, MemoryStoryIndex, fingerprint
@@ -167,6 +169,16 @@ def test_concurrent_copies_of_one_new_story_get_one_story_id(
 def test_unreachable_redis_is_transient() -> None:
     from workers.embedded import free_port
 
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    no_retry = Retry(NoBackoff(), 0)
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=no_retry)
     with pytest.raises(TransientError):
         make_index(dead).assign("r1", fingerprint(make_article(6)), T0)
+
+
+def test_long_article_and_its_lead(client: redis.Redis) -> None:
+    index = make_index(client)
+    text = make_article(8, paragraphs=300, words=80)  # about 150 KB
+    first = index.assign("long", fingerprint(text, url="https://a.org/long"), T0)
+    lead = "\n\n".join(text.split("\n\n")[:40])
+    copy = index.assign("lead", fingerprint("Latest\n\n" + lead, url="https://b.org/l"), T0)
+    assert first.match == "new" and copy.story_id == first.story_id and copy.match == "near"

@@ -31,6 +31,7 @@ from pipeline.watchlist import Delivery, Watchlist
 from tests.integration.receiver import Answer, Receiver, wait_for
 from workers.delivery import endpoint, replay, submit
 from workers.delivery import log as dlog
+from workers.delivery.job import job_ttl
 from workers.delivery.schedule import put
 from workers.delivery.signing import generate_secret
 from workers.keys import Keys
@@ -39,8 +40,12 @@ from workers.settings import Settings
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = Keys()
+# An own prefix (Redis keys and Celery queues) so other test modules' session workers,
+# which share this Redis, never see these deliveries.
+PREFIX = "wwtest-webhooks"
+KEYS = Keys(prefix=PREFIX)
 ENV = {
+    "WIREWATCH_PREFIX": PREFIX,
     "WIREWATCH_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
     "WIREWATCH_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.3,0.3,0.3",
     "WIREWATCH_WEBHOOK_JITTER": "0",
@@ -53,21 +58,21 @@ ENV = {
 
 
 def _worker_argv() -> list[str]:
-    from workers.cli import main
+    """The deployed deliver-worker command (threads: delivery is I/O-bound)."""
+    from workers.commands import worker_argv
 
-    if "worker" in getattr(main, "commands", {}):
-        return [str(Path(sys.executable).parent / "wirewatch"), "worker", "--queues", "deliver"]
-    return [sys.executable, "-m", "celery", "-A", "workers.app:app", "worker", "-Q", "deliver"]
+    argv = worker_argv("deliver", concurrency=8)
+    assert argv[0] == "wirewatch"
+    return [sys.executable, "-m", "workers.cli", *argv[1:], "--pool", "threads"]
 
 
 @pytest.fixture(scope="module")
 def worker(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Celery worker on the ``deliver`` queue; yields the Redis URL it uses."""
     url: str = redis_server.url
-    redis.Redis.from_url(url).flushall()
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {**os.environ, **ENV, "WIREWATCH_REDIS_URL": url, "WIREWATCH_LOG_LEVEL": "WARNING"}
-    argv = _worker_argv() + ["--pool", "threads", "--concurrency", "8"]
+    argv = _worker_argv()
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
@@ -188,6 +193,10 @@ def test_500_then_200_is_delivered_once_logically(client: redis.Redis, receiver:
     assert [a["outcome"] for a in attempts] == ["retry", "delivered"]
     assert attempts[0]["excerpt"] == "boom" and attempts[0]["latency_ms"] >= 0
     assert _dead_letters(client, alert.alert_id) == []
+    # The record is kept for the retention period, then expires on its own.
+    retention = job_ttl(_settings(receiver.url))
+    for key in (KEYS.delivery_job(alert.alert_id), KEYS.delivery_attempts(alert.alert_id)):
+        assert 0 < client.ttl(key) <= retention
     # Submitting the same alert again (a retried emit task) does not deliver it again.
     assert not submit(client, _settings(receiver.url), alert, wl)
 

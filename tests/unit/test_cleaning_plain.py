@@ -47,7 +47,9 @@ JUNK_PAGE = "\n\n".join(
 
 
 def _clean_text(text: str, title: str | None = None) -> tuple[str, str | None, bool]:
-    cleaned = clean(Article(url="https://news.example/a", text=text, title=title), max_bytes=1_000_000)
+    cleaned = clean(
+        Article(url="https://news.example/a", text=text, title=title), max_bytes=1_000_000
+    )
     assert cleaned.content_type == "text"
     return cleaned.text, cleaned.title, cleaned.truncated
 
@@ -59,10 +61,25 @@ def test_every_story_sentence_is_kept_and_in_order() -> None:
 
 def test_junk_lines_are_dropped() -> None:
     text, _, _ = _clean_text(JUNK_PAGE)
-    for junk in ("Local News", "FILE PHOTO", "Pool via", "Related", "Read more", "Leave a Reply",
-                 "email address", "Back to top", "2023-09-04", "Link from", "Exit mobile",
-                 "Share this", "Lesen Sie", "lire aussi", "Lee también", "newsletter",
-                 "May 2, 2022"):
+    for junk in (
+        "Local News",
+        "FILE PHOTO",
+        "Pool via",
+        "Related",
+        "Read more",
+        "Leave a Reply",
+        "email address",
+        "Back to top",
+        "2023-09-04",
+        "Link from",
+        "Exit mobile",
+        "Share this",
+        "Lesen Sie",
+        "lire aussi",
+        "Lee también",
+        "newsletter",
+        "May 2, 2022",
+    ):
         assert junk not in text, junk
 
 
@@ -109,7 +126,9 @@ def test_story_sentences_mentioning_junk_words_are_kept() -> None:
 
 def test_normalises_unicode_mojibake_and_whitespace() -> None:
     broken = "The caf\u00c3\u00a9 on the quay   reopened\t on Monday after repairs, the owner said."
-    text, _, _ = _clean_text(broken + "\r\n\r\n\r\n\r\nA second   paragraph follows here, as it should.")
+    text, _, _ = _clean_text(
+        broken + "\r\n\r\n\r\n\r\nA second   paragraph follows here, as it should."
+    )
     assert text == (
         "The café on the quay reopened on Monday after repairs, the owner said."
         "\n\nA second paragraph follows here, as it should."
@@ -130,7 +149,11 @@ SEED_JUNK = {
         "Your email address will not be published",
         "Back to top button",
     ],
-    "nyt-kim-putin.txt": ["2023-09-04 13:40:41", "Link from www.nytimes.com", "Exit mobile version"],
+    "nyt-kim-putin.txt": [
+        "2023-09-04 13:40:41",
+        "Link from www.nytimes.com",
+        "Exit mobile version",
+    ],
 }
 
 
@@ -145,7 +168,9 @@ def test_seed_article_loses_every_junk_line_and_keeps_every_story_line(name: str
     title = lines[1] if name.startswith("cbs") else lines[0]
     assert cleaned.title == title
     assert title not in cleaned.text
-    story = [line for line in lines if len(line.split()) >= 12 and not line.startswith("FILE PHOTO")]
+    story = [
+        line for line in lines if len(line.split()) >= 12 and not line.startswith("FILE PHOTO")
+    ]
     story = [
         line
         for line in story
@@ -155,3 +180,27 @@ def test_seed_article_loses_every_junk_line_and_keeps_every_story_line(name: str
     for line in story:
         assert line in cleaned.text, line
     assert cleaned.truncated is name.startswith("nyt")
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        [  # Thai: no spaces between words, no closing punctuation
+            "นายกรัฐมนตรีเดินทางเยือนญี่ปุ่นเพื่อหารือความร่วมมือด้านเศรษฐกิจและการค้าระหว่างสองประเทศในสัปดาห์นี้",
+            "การประชุมครั้งนี้คาดว่าจะมีการลงนามข้อตกลงหลายฉบับเกี่ยวกับการลงทุนและเทคโนโลยีใหม่",
+        ],
+        [
+            "总理本周访问日本，讨论两国经济和贸易合作。",
+            "预计此次会议将签署多项关于投资和新技术的协议。",
+        ],
+        [
+            "Le Premier ministre s'est rendu lundi au Japon pour discuter de la coopération économique.",
+            "Plusieurs accords sur l'investissement devraient être signés pendant la visite.",
+        ],
+    ],
+)
+def test_scripts_without_spaces_and_other_languages_keep_every_paragraph(
+    paragraphs: list[str],
+) -> None:
+    text, _, _ = _clean_text("\n\n".join(paragraphs))
+    assert text.split("\n\n") == paragraphs

@@ -169,3 +169,17 @@ def test_ip_literals_in_odd_spellings_are_recognised(text: str, expected: str | 
 
 def test_check_url_static_accepts_names_it_cannot_judge_yet() -> None:
     check_url_static("https://hooks.example.com/a?b=c")
+
+
+def test_watchlist_apply_refuses_hostile_webhooks() -> None:
+    from pipeline.entities import KnowledgeBase
+    from pipeline.errors import PermanentError
+    from pipeline.watchlist import Delivery, Watchlist, WatchlistFile
+    from workers.watchlists import validate_file
+
+    kb = KnowledgeBase.builtin()
+    for url in ("http://0x7f.1:6379/", "http://[fd00:ec2::254]/", "gopher://x.example/"):
+        delivery = Delivery(webhook=url, secret="whsec_bmV3")  # type: ignore[arg-type]
+        wfile = WatchlistFile(watchlists=[Watchlist(id="w", query="strike", delivery=delivery)])
+        with pytest.raises(PermanentError, match="webhook URL refused"):
+            validate_file(wfile, kb)

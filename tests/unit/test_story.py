@@ -273,3 +273,33 @@ def test_seed_articles_each_join_their_own_copies() -> None:
         original = index.assign(f"o{n}", fingerprint(text), T0)
         copy = index.assign(f"c{n}", fingerprint(_copy(text, random.Random(n))), T0)
         assert copy.story_id == original.story_id
+
+
+def test_prune_drops_expired_entries() -> None:
+    index = MemoryStoryIndex(window=timedelta(hours=1))
+    for i in range(5):
+        index.assign(f"r{i}", fingerprint(make_article(40 + i), url=f"https://a.org/{i}"), T0)
+    index.prune(T0 + timedelta(hours=2))
+    assert not index._exact and not index._stories and not index._keys
+    fresh = index.assign(
+        "n", fingerprint(make_article(40), url="https://a.org/0"), T0 + timedelta(hours=2)
+    )
+    assert fresh.match == "new"
+
+
+def test_anchor_count_is_bounded() -> None:
+    fp = fingerprint(make_article(50, paragraphs=200, words=80))
+    assert len(fp.anchors) == story.MAX_ANCHORS
+    assert list(fp.anchors) == sorted(fp.anchors)
+
+
+AEB = ROOT.parent / "shared" / "data" / "aeb" / "ground-truth.json"
+
+
+@pytest.mark.skipif(not AEB.is_file(), reason="shared AEB data not available")
+def test_different_real_articles_are_never_grouped() -> None:
+    """181 real articles, several on the same events from different outlets: 181 stories."""
+    bodies = [item["articleBody"] for item in json.loads(AEB.read_text(encoding="utf-8")).values()]
+    index = MemoryStoryIndex()
+    stories = {index.assign(f"a{n}", fingerprint(b), T0).story_id for n, b in enumerate(bodies)}
+    assert len(stories) == len(bodies)

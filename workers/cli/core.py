@@ -43,7 +43,13 @@ def _client(decode: bool = True) -> Any:
 
 
 @main.command()
-@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=None, help="Processes per worker (default: CPU count).")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes per worker (default: CPU count).",
+)
 def up(concurrency: int | None) -> None:
     """Run everything in the foreground: ingest and workers for all queues (Ctrl-C stops).
 
@@ -107,8 +113,20 @@ def ingest() -> None:
 
 
 @main.command()
-@click.option("--queues", "-Q", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None, help="Worker processes (default: CPU count).")
+@click.option(
+    "--queues",
+    "-Q",
+    default=",".join(QUEUES),
+    show_default=True,
+    help="Comma-separated queues to consume.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes (default: CPU count).",
+)
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default=None)
 def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
     """Run a Celery worker on the given queues (the command compose and the tests run)."""
@@ -153,7 +171,9 @@ def _file_article(path: Path) -> str:
     article: dict[str, Any] = {}
     if path.suffix.lower() in (".html", ".htm"):
         found = _LINK_RE.search(text[:200_000])
-        article["url"] = found.group(1) if found and "://" in found.group(1) else path.resolve().as_uri()
+        article["url"] = (
+            found.group(1) if found and "://" in found.group(1) else path.resolve().as_uri()
+        )
         article["html"] = text
     else:
         article["url"] = path.resolve().as_uri()
@@ -241,11 +261,37 @@ def push(source: str, quiet: bool) -> None:
 
 
 @main.command()
-@click.option("-i", "--input", "input_", type=click.File("rb"), default="-", help="JSONL articles (default stdin).")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Enriched JSONL (default stdout).")
-@click.option("--watchlists", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Watchlist YAML to match against.")
-@click.option("--alerts", "alerts_out", type=click.File("w", encoding="utf-8"), default=None, help="Also write alerts as JSONL here.")
-def process(input_: IO[bytes], output: IO[str], watchlists: Path | None, alerts_out: IO[str] | None) -> None:
+@click.option(
+    "-i",
+    "--input",
+    "input_",
+    type=click.File("rb"),
+    default="-",
+    help="JSONL articles (default stdin).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Enriched JSONL (default stdout).",
+)
+@click.option(
+    "--watchlists",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Watchlist YAML to match against.",
+)
+@click.option(
+    "--alerts",
+    "alerts_out",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Also write alerts as JSONL here.",
+)
+def process(
+    input_: IO[bytes], output: IO[str], watchlists: Path | None, alerts_out: IO[str] | None
+) -> None:
     """Run the pipeline in-process on JSONL (no Redis): one enriched record per line.
 
     Bad lines become error records ({"error": {...}, "line": N}); nothing crashes.
@@ -313,13 +359,24 @@ def collect_status(client: Any, keys: Keys) -> dict[str, Any]:
     for q in QUEUES:
         base = keys.celery_prefix + q
         # kombu's Redis transport keeps one list per priority step: q, q\x06\x163, ...
-        queues[q] = sum(int(client.llen(k)) for k in [base, *(f"{base}\x06\x16{p}" for p in (3, 6, 9))])
-    ingest: dict[str, Any] = {"length": int(client.xlen(keys.ingest)), "pending": 0, "lag": None, "consumers": 0}
+        queues[q] = sum(
+            int(client.llen(k)) for k in [base, *(f"{base}\x06\x16{p}" for p in (3, 6, 9))]
+        )
+    ingest: dict[str, Any] = {
+        "length": int(client.xlen(keys.ingest)),
+        "pending": 0,
+        "lag": None,
+        "consumers": 0,
+    }
     try:
         for group in client.xinfo_groups(keys.ingest):
             name = group["name"]
             if (name.decode() if isinstance(name, bytes) else name) == keys.ingest_group:
-                ingest.update(pending=int(group["pending"]), lag=group.get("lag"), consumers=int(group["consumers"]))
+                ingest.update(
+                    pending=int(group["pending"]),
+                    lag=group.get("lag"),
+                    consumers=int(group["consumers"]),
+                )
     except Exception:  # no stream or group yet
         pass
     return {
@@ -344,11 +401,19 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info))
         return
-    click.echo("queues:      " + "  ".join(f"{q}={n}" for q, n in info["queues"].items()) + f"  (in progress: {info['unacked']})")
+    click.echo(
+        "queues:      "
+        + "  ".join(f"{q}={n}" for q, n in info["queues"].items())
+        + f"  (in progress: {info['unacked']})"
+    )
     ing = info["ingest"]
-    click.echo(f"ingest:      waiting={ing['length'] - ing['pending']}  pending={ing['pending']}  consumers={ing['consumers']}")
+    click.echo(
+        f"ingest:      waiting={ing['length'] - ing['pending']}  pending={ing['pending']}  consumers={ing['consumers']}"
+    )
     click.echo(f"enriched:    {info['enriched']}")
-    click.echo(f"alerts:      {info['alerts']}  (deliveries scheduled: {info['deliveries_scheduled']})")
+    click.echo(
+        f"alerts:      {info['alerts']}  (deliveries scheduled: {info['deliveries_scheduled']})"
+    )
     click.echo(f"dead letters: {info['dead_letters']}")
     click.echo(f"watchlists:  {info['watchlists']} (version {info['watchlists_version']})")
 

@@ -34,7 +34,9 @@ def _register_delivery_replayer() -> None:
     from workers.dlq import register_replayer
     from workers.settings import get_settings
 
-    register_replayer("deliver", lambda client, keys, entry: replay_dead_letter(client, get_settings(), entry))
+    register_replayer(
+        "deliver", lambda client, keys, entry: replay_dead_letter(client, get_settings(), entry)
+    )
 
 
 @main.group()

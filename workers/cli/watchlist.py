@@ -141,8 +141,18 @@ def enable(watchlist_id: str) -> None:
 
 @watchlist.command("rotate-secret")
 @click.argument("watchlist_id")
-@click.option("--grace", default="24h", show_default=True, help="How long the old secret still signs (e.g. 24h, 30m, 0s).")
-@click.option("--secret", "new_secret", default=None, help="Use this whsec_ secret instead of a generated one.")
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="How long the old secret still signs (e.g. 24h, 30m, 0s).",
+)
+@click.option(
+    "--secret",
+    "new_secret",
+    default=None,
+    help="Use this whsec_ secret instead of a generated one.",
+)
 def rotate_secret(watchlist_id: str, grace: str, new_secret: str | None) -> None:
     """Give a webhook a new signing secret; both sign during the grace period.
 
@@ -180,4 +190,6 @@ def rotate_secret(watchlist_id: str, grace: str, new_secret: str | None) -> None
     click.echo(f"watchlist/{watchlist_id} secret rotated; new secret (shown once):")
     click.echo(secret)
     if grace_s > 0:
-        click.echo(f"the previous secret also signs until {(now + timedelta(seconds=grace_s)).isoformat()}")
+        click.echo(
+            f"the previous secret also signs until {(now + timedelta(seconds=grace_s)).isoformat()}"
+        )

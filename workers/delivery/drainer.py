@@ -16,7 +16,7 @@ from typing import Any
 from redis import Redis
 
 from workers.delivery import schedule
-from workers.delivery.job import Sender, _celery_sender, lease_seconds
+from workers.delivery.job import Sender, lease_seconds, send_with_celery
 from workers.keys import Keys
 from workers.logs import get_logger
 from workers.settings import Settings, get_settings
@@ -35,7 +35,7 @@ def drain_once(
     due = schedule.claim_due(
         client, keys.delivery_schedule, time.time(), lease_s=lease_seconds(settings), limit=limit
     )
-    send = sender or _celery_sender
+    send = sender or send_with_celery
     sent = 0
     for alert_id in due:
         raw: Any = client.hget(keys.delivery_job(alert_id), "attempts")

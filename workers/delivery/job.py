@@ -39,13 +39,16 @@ from workers.settings import Settings
 from workers.streams import RedisStreams
 
 __all__ = [
+    "QUEUE",
     "STAGE",
     "TASK_NAME",
+    "Sender",
     "attempt",
     "job_ttl",
     "lease_seconds",
     "replay",
     "replay_dead_letter",
+    "send_with_celery",
     "submit",
 ]
 
@@ -73,7 +76,8 @@ def _keys(settings: Settings) -> Keys:
     return Keys(prefix=settings.prefix)
 
 
-def _celery_sender(alert_id: str, seq: int) -> None:
+def send_with_celery(alert_id: str, seq: int) -> None:
+    """Enqueue one ``alerts.deliver`` attempt on the ``deliver`` queue."""
     from workers.app import app
 
     app.send_task(TASK_NAME, args=[alert_id, seq], queue=QUEUE)
@@ -150,10 +154,22 @@ def submit(
         extra={"article_id": alert.article.id},
     )
     if not created:
+        _resume_if_orphaned(client, settings, keys, alert.alert_id, sender)
         return False
     get_logger().info("webhook.submitted", alert_id=alert.alert_id, watchlist_id=watchlist.id)
     _start(client, settings, keys, alert.alert_id, now, sender)
     return True
+
+
+def _resume_if_orphaned(
+    client: Redis, settings: Settings, keys: Keys, alert_id: str, sender: Sender | None
+) -> None:
+    """Start a job that was created but never scheduled (its submitter died in between)."""
+    job = dlog.get_job(client, keys, alert_id)
+    if job is None or job.get("status") != "pending" or job.get("attempts") != "0":
+        return
+    if client.zscore(keys.delivery_schedule, alert_id) is None:
+        _start(client, settings, keys, alert_id, time.time(), sender)
 
 
 def _start(
@@ -169,7 +185,7 @@ def _start(
     # Leased, so the drainer picks it up again if this message is lost.
     schedule.put(client, keys.delivery_schedule, alert_id, now + lease_seconds(settings))
     try:
-        (sender or _celery_sender)(alert_id, 0)
+        (sender or send_with_celery)(alert_id, 0)
     except Exception as exc:  # noqa: BLE001 - the broker is down: the drainer will send it
         schedule.put(client, keys.delivery_schedule, alert_id, now)
         get_logger().warning("webhook.enqueue_failed", alert_id=alert_id, error=str(exc)[:200])

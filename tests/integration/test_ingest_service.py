@@ -1,0 +1,125 @@
+"""The ingest service against a real Redis, with the hand-off to Celery as a seam."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+import redis
+
+from tests.pipeline_fixtures import wait_until
+from workers.ingest import IngestService
+from workers.keys import Keys
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _article(n: int) -> bytes:
+    return json.dumps({"url": f"https://ingest.example/{n}", "text": f"Body {n}"}).encode()
+
+
+def _service(redis_url: str, sent: list[dict[str, Any]], **overrides: Any) -> tuple[IngestService, redis.Redis, Clock]:
+    client = redis.Redis.from_url(redis_url)
+    settings = Settings(batch_size=3, batch_wait_ms=200, ingest_claim_idle_ms=1000, **overrides)
+    clock = Clock()
+    service = IngestService(client, KEYS, settings, send=sent.append, consumer="c1", clock=clock)
+    service.ensure_group()
+    return service, client, clock
+
+
+def test_batches_by_size_and_by_wait(redis_url: str) -> None:
+    sent: list[dict[str, Any]] = []
+    service, client, clock = _service(redis_url, sent)
+    for n in range(4):
+        client.xadd(KEYS.ingest, {"article": _article(n)})
+    assert service.poll_once(block_ms=10) == 3  # full batch goes at once
+    assert [len(b["items"]) for b in sent] == [3]
+    assert service.poll_once(block_ms=10) == 0  # one article waits for company
+    clock.now += 0.25  # ... but not longer than batch_wait_ms
+    assert service.poll_once(block_ms=10) == 1
+    items = [i for b in sent for i in b["items"]]
+    assert [json.loads(i["payload"])["url"] for i in items] == [f"https://ingest.example/{n}" for n in range(4)]
+    assert all(i["id"] and i["entry"] for i in items)
+    assert client.xlen(KEYS.ingest) == 0  # acknowledged and deleted
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+
+
+def test_nothing_is_acknowledged_until_the_batch_is_sent(redis_url: str) -> None:
+    sent: list[dict[str, Any]] = []
+    failures = [ConnectionError("broker down")]
+
+    def send(batch: dict[str, Any]) -> None:
+        if failures:
+            raise failures.pop()
+        sent.append(batch)
+
+    service, client, _ = _service(redis_url, sent)
+    service.send = send
+    for n in range(3):
+        client.xadd(KEYS.ingest, {"article": _article(n)})
+    with pytest.raises(ConnectionError):
+        service.poll_once(block_ms=10)
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 3  # still ours, unacked
+    assert service.poll_once(block_ms=10) == 3  # the held batch goes out on the next round
+    assert len(sent) == 1 and client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+
+
+def test_bad_entries_are_dead_lettered_and_acknowledged_at_once(redis_url: str) -> None:
+    sent: list[dict[str, Any]] = []
+    service, client, _ = _service(redis_url, sent)
+    client.xadd(KEYS.ingest, {"article": b"{nope"})
+    client.xadd(KEYS.ingest, {"other": b"x"})
+    service.poll_once(block_ms=10)
+    assert sent == []
+    assert client.xlen(KEYS.dlq) == 2
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+    assert service.stats["dead_lettered"] == 2
+
+
+def test_run_stops_on_event_and_flushes(redis_url: str) -> None:
+    sent: list[dict[str, Any]] = []
+    client = redis.Redis.from_url(redis_url)
+    settings = Settings(batch_size=100, batch_wait_ms=60_000)
+    service = IngestService(client, KEYS, settings, send=sent.append, consumer="c2")
+    client.xadd(KEYS.ingest, {"article": _article(1)})
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    thread.start()
+    wait_until(lambda: service.stats["accepted"] == 1, timeout=10)
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert [len(b["items"]) for b in sent] == [1]  # flushed on the way out
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+
+
+def test_a_deleted_group_is_recreated(redis_url: str) -> None:
+    sent: list[dict[str, Any]] = []
+    client = redis.Redis.from_url(redis_url)
+    settings = Settings(batch_size=1, batch_wait_ms=0)
+    service = IngestService(client, KEYS, settings, send=sent.append, consumer="c3")
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: client.exists(KEYS.ingest), timeout=10)
+        client.flushall()  # an operator wiped the database under the running service
+        client.xadd(KEYS.ingest, {"article": _article(7)})
+        wait_until(lambda: sent, timeout=15, message="the entry read through a recreated group")
+        assert len(sent) == 1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
