@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pycountry
+import wordfreq
 
 from pipeline.matching import Monitor
 from pipeline.models import EnrichedRecord, Entity, Language, Mention
@@ -42,6 +43,9 @@ WATCHLISTS = 100_000
 GENERATED_ARTICLES = 200
 SEED = 20220101
 _WORD = re.compile(r"\w+")
+_MAX_SENTENCES = 2  # of the 200 per language
+_MAX_ZIPF = 4.0  # about once per 100,000 words: "sanctions" 3.95, "including" 5.5, "the" 7.7
+_WORDFREQ_LANGS = frozenset(wordfreq.available_languages())
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,12 @@ def load_sdn(folder: Path) -> list[SdnEntry]:
 
 
 def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
-    """Return per language: word types (4+ letters), bigrams, and the raw sentences."""
+    """Return per language: word types, bigrams, and the raw sentences.
+
+    Subscribers watch names and topics, not function words: words are drawn from those
+    uncommon in the language (wordfreq's Zipf frequency at most ``_MAX_ZIPF``) and in the
+    sentences, and a bigram needs one such word (``"of the"`` is never a watchlist).
+    """
     words: dict[str, list[str]] = {}
     bigrams: dict[str, list[str]] = {}
     sentences: dict[str, list[str]] = {}
@@ -92,16 +101,34 @@ def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]
         lang = path.stem
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
         sentences[lang] = lines
+        # Scripts written without spaces give whole clauses as one \w+ run: skip those.
+        tokenised = [[t for t in _WORD.findall(ln) if not t.isdigit() and len(tokenize(t)) <= 4] for ln in lines]
+        seen: dict[str, int] = {}
+        for toks in tokenised:
+            for key in {t.lower() for t in toks}:
+                seen[key] = seen.get(key, 0) + 1
+
+        names = {t for toks in tokenised for t in toks[1:] if t[:1].isupper() and not t.isupper()}
+
+        known = lang in _WORDFREQ_LANGS
+
+        def rare(t: str) -> bool:
+            # Topic words: in few sentences, and uncommon by wordfreq's Zipf scale where it
+            # knows the language (else a name, capitalised inside a sentence, or a long word).
+            if len(t) < 4 or seen[t.lower()] > _MAX_SENTENCES:
+                return False
+            if known:
+                return bool(wordfreq.zipf_frequency(t, lang) <= _MAX_ZIPF)
+            return t in names or len(t) >= 7
+
         types: dict[str, None] = {}
         pairs: dict[str, None] = {}
-        for line in lines:
-            # Scripts written without spaces give whole clauses as one \w+ run: skip those.
-            toks = [t for t in _WORD.findall(line) if not t.isdigit() and len(tokenize(t)) <= 4]
+        for toks in tokenised:
             for t in toks:
-                if len(t) >= 4:
+                if rare(t):
                     types.setdefault(t)
             for a, b in zip(toks, toks[1:], strict=False):
-                if len(a) >= 3 and len(b) >= 3:
+                if len(a) >= 3 and len(b) >= 3 and (rare(a) or rare(b)):
                     pairs.setdefault(f"{a} {b}")
         words[lang] = list(types)
         bigrams[lang] = list(pairs)
@@ -230,7 +257,7 @@ def _with_names(rng: random.Random, sentences: list[str], sdn: list[SdnEntry], s
         if rng.random() < share:
             entry = rng.choice(sdn)
             name = rng.choice([entry.name, *entry.aliases]) if entry.aliases else entry.name
-            lead = f"{name} was named in the report. "
+            lead = f"{name}: "  # the name leads a real sentence; no words of our own
             entities.append(
                 Entity(
                     id=entry.id,

@@ -64,7 +64,15 @@ def clean(article: Article, *, max_bytes: int = 5_000_000) -> Cleaned:
     _check_size(body, max_bytes)
     _check_not_binary(body)
     if is_html and _TAG.search(body[:65536]):
-        return _clean_html(article, body)
+        try:
+            return _clean_html(article, body)
+        except ContentError as err:
+            # a page we cannot read may still come with the crawler's own text
+            if err.reason != "empty_extraction" or not (article.text and article.text.strip()):
+                raise
+            _check_size(article.text, max_bytes)
+            _check_not_binary(article.text)
+            return _clean_text(article, article.text)
     return _clean_text(article, body)
 
 

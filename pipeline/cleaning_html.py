@@ -78,9 +78,9 @@ _WORD = re.compile(r"\w+")
 # At most this many headings above the first story paragraph are the headline and standfirst;
 # a longer run of headings is a list of sections (a deals page) and is kept.
 _MAX_LEADING_HEADS = 2
-# A dropped prompt this short ("Related Articles", "You may also like:") labels a list of links.
-_LABEL_MAX_WORDS = 6
 _STORY_WORDS = 12
+# A related-link item is a headline, often with a one-sentence teaser.
+_TEASER_MAX_WORDS = 40
 _STORY_CHARS = 120
 # Headlines of other stories: short and unpunctuated. The character cap keeps paragraphs of
 # scripts written without spaces (Thai, Chinese), which have few \w+ tokens, out of reach.
@@ -340,8 +340,10 @@ def filter_blocks(blocks: list[Block], *, title: str | None = None) -> list[Bloc
         if _is_nav_blob(block.text):
             continue
         if in_link_list:
-            # under a "Related"/"Read more" label: headlines until the story resumes
-            if block.kind == "item" or (_is_headline(block.text)):
+            # under a "Related"/"Read more" prompt: link titles until the story resumes
+            if _is_headline(block.text) or (
+                block.kind == "item" and word_count(block.text) <= _TEASER_MAX_WORDS
+            ):
                 continue
             in_link_list = False
         reasons = [junk_reason(line) for line in block.text.split("\n")]
@@ -349,7 +351,7 @@ def filter_blocks(blocks: list[Block], *, title: str | None = None) -> list[Bloc
             line for line, why in zip(block.text.split("\n"), reasons, strict=True) if why is None
         ]
         if not lines:
-            in_link_list = reasons[-1] == "prompt" and word_count(block.text) <= _LABEL_MAX_WORDS
+            in_link_list = reasons[-1] == "prompt"
             continue
         kept.append(Block(block.kind, "\n".join(lines), block.group))
     return _drop_trailing_headlines(kept)

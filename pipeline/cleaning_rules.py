@@ -69,6 +69,13 @@ _PREFIX = re.compile(
       \s*(?:at|on|:|em|am|le)?\s*(?=[^\n]{0,12}\d)[^\n]{0,50}$
     | source\s*:\s*[^.]{0,60}$
     | explore\s+further\s*$
+    | if\s+you\s+(?:enjoyed|liked|like|value|appreciate)\s+(?:this|our|reading)
+    | tell\s+us\s+what\s+you\s+think | let\s+us\s+know\s+(?:what\s+you\s+think|in\s+the\s+comments)
+    | reach\s+(?:the\s+)?(?:reporters?|writers?|authors?)\b
+    | (?:follow|more|listen|download|watch|visit|read|see|subscribe|itunes|spotify|for\s+more)\b
+      [^\n]{0,120}(?:https?://|www\.)\S+\s*$
+    | \S+@\S+\.\w+\s*$
+    | (?:this\s+(?:article|story)\s+(?:was\s+)?)?(?:originally|first)\s+(?:published|appeared)\s+(?:on|in|at)\b[^.]{0,80}\.?$
     | (?:most\s+(?:read|popular|viewed|shared|recent)|popular\s+(?:on|in|now|stories)
        |trending(?:\s+(?:now|stories|on))?|top\s+stories|editor'?s\s+picks?)\b[^.!?]{0,60}$
     | (?:order|buy)\s+reprints?\b | print\s+(?:this\s+)?(?:article|story|page)\s*$
@@ -114,6 +121,8 @@ _CREDIT = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
+_DATE_PART = re.compile(r"\b(?:19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b")
 _TIMESTAMP = re.compile(
     r"""^\W*(?:
       \d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:z|[+-]\d{2}:?\d{2})?)?
@@ -147,6 +156,8 @@ _PROMO = re.compile(
     )""",
     re.VERBOSE | re.IGNORECASE,
 )
+_COPYRIGHT = re.compile(r"[©ⓒ]|\(c\)\s*\d{4}|無斷轉載|무단\s*전재|版权所有|著作権|all\s+rights\s+reserved", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _CAPTION_CREDIT = re.compile(
     r"\((?:photo|credit|image|foto|picture)s?\s*(?:credit)?\s*:|\bphotos?\s+©|©\s*[A-Z]",
     re.IGNORECASE,
@@ -163,8 +174,22 @@ def word_count(line: str) -> int:
 
 
 def is_timestamp(line: str) -> bool:
-    """Return True for a line that is only a date and/or time."""
-    return len(line) <= 60 and bool(_TIMESTAMP.match(line))
+    """Return True for a line that is only a date and/or time, in any language.
+
+    Besides the English shapes, a short unpunctuated line holding both a date (a year or
+    d/m/y) and a clock time is a dateline whatever its words ("sexta-feira, 22 de outubro
+    de 2010 às 20:13").
+    """
+    if len(line) > 80:
+        return False
+    if len(line) <= 60 and _TIMESTAMP.match(line):
+        return True
+    return (
+        word_count(line) <= 10
+        and not line.rstrip().endswith(".")
+        and bool(_CLOCK.search(line))
+        and bool(_DATE_PART.search(line))
+    )
 
 
 def junk_reason(line: str) -> str | None:
@@ -193,6 +218,10 @@ def junk_reason(line: str) -> str | None:
         return "promo"
     if words <= 40 and _CAPTION_CREDIT.search(stripped):
         return "caption"
+    if words <= 30 and _COPYRIGHT.search(stripped):
+        return "copyright"
+    if words <= 8 and _EMAIL.search(stripped):
+        return "contact"
     if is_timestamp(stripped):
         return "timestamp"
     if words <= 25 and _CONTRIBUTED.search(stripped):

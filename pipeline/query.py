@@ -70,6 +70,9 @@ MIN_PREFIX = 3  # characters before '*': 'a*' would be a candidate for every art
 MAX_PHRASE_WORDS = 32
 MAX_NEAR = 100  # NEAR/n distance in words
 DEFAULT_NEAR = 10
+# Ids the tagger gives names that are not in the knowledge base (``x:kim-jong-un``):
+# deterministic, so watching one is meaningful although no entry declares it.
+UNLINKED_PREFIX = "x:"
 
 Field = Literal["any", "text", "title"]
 
@@ -641,7 +644,7 @@ def _resolve_entity(ref: EntityRef, kb: EntityLookup | None) -> EntityRef:
                 reason="unknown_entity",
             )
         return replace(ref, id=ref.value)
-    if not ref.quoted and _has_id(kb, ref.value):
+    if not ref.quoted and (ref.value.startswith(UNLINKED_PREFIX) or _has_id(kb, ref.value)):
         return replace(ref, id=ref.value)
     found: dict[str, EntityEntry] = {}
     for entry in kb.lookup(ref.value):

@@ -20,7 +20,8 @@ same text gives the same fingerprint in every process and on every machine.
 The story index (``MemoryStoryIndex`` here, ``workers.stories.RedisStoryIndex`` on Redis)
 looks the candidates up and verifies each with ``similar``: estimated Jaccard at least the
 threshold, or estimated containment of the shorter text at least the containment threshold.
-Both indexes implement one decision rule, ``decide``.
+Both indexes implement one decision rule, ``decide``. Two outlets' own reports of one
+event share few shingles and are deliberately not grouped (see docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "normalise",
     "pack_signature",
     "similar",
+    "story_id_for",
     "unpack_signature",
     "url_id",
 ]
@@ -69,7 +71,7 @@ MIN_NEAR_SHINGLES = 20  # fewer distinct shingles than this: exact matching only
 # agrees on about BINS * short / long bins, and one or two chance agreements must not count.
 MIN_AGREE = 8
 MAX_TOKENS = 50_000  # shingles are taken from the first 50k words (about 300 KB of text)
-ANCHOR_MAX_STORIES = 16  # an anchor shared by more stories is a common phrase: skip it
+ANCHOR_MAX_STORIES = 16  # a band or anchor shared by more stories is boilerplate: skip it
 MAX_CANDIDATES = 8  # verify at most this many candidate stories (most shared keys first)
 # A story is represented by up to this many of its members (the founder first): a copy
 # joins when it matches any of them, so a lead-only founder does not lock out full copies.
@@ -420,7 +422,7 @@ class MemoryStoryIndex:
         counts: dict[str, int] = {}
         for key in (*("b:" + b for b in fp.bands), *("a:" + a for a in fp.anchors)):
             members = self._keys.get(key)
-            if not members or (key.startswith("a:") and len(members) > ANCHOR_MAX_STORIES):
+            if not members or len(members) > ANCHOR_MAX_STORIES:
                 continue
             for story_id in list(members):
                 story = self._stories.get(story_id)

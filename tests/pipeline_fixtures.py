@@ -1,7 +1,7 @@
 """Process fixtures shared by integration and end-to-end tests: the real services.
 
 ``pipeline_workers`` starts, once per session, the same processes a deployment runs
-(``wirewatch ingest`` and ``wirewatch worker --queues ...`` for every queue) against
+(``workers.commands``: the ingest service and one worker per queue group) against
 the session's throwaway Redis. Tests take ``redis_url`` too (it flushes the database
 first), so each test starts from empty streams while the workers keep running.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from workers.keys import QUEUES
+from workers.commands import WORKER_GROUPS, ingest_argv, worker_argv
 from workers.processes import ProcessGroup, cli_argv
 
 __all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"]
@@ -79,26 +79,22 @@ class PipelineProcesses:
 def pipeline_workers(
     pipeline_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PipelineProcesses]:
-    """Real ``wirewatch ingest`` + ``wirewatch worker`` processes for every queue, for the session."""
+    """Real ingest and worker processes (one per queue group, as compose runs them), for the session."""
     log_dir = tmp_path_factory.mktemp("service-logs")
     group = ProcessGroup(env=pipeline_env, log_dir=log_dir)
-    group.start("ingest", cli_argv("ingest"))
-    pipeline_queues = ",".join(q for q in QUEUES if q != "deliver")
-    group.start("worker", cli_argv("worker", "--queues", pipeline_queues, "--concurrency", "2"))
-    group.start("worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "2"))
+    # Exactly the commands docker-compose runs (workers.commands), one worker per queue group.
+    group.start("ingest", cli_argv(*ingest_argv()[1:]))
+    workers = [f"worker-{name}" for name in WORKER_GROUPS]
+    for name in WORKER_GROUPS:
+        group.start(f"worker-{name}", cli_argv(*worker_argv(name, concurrency=1)[1:]))
     procs = PipelineProcesses(group, log_dir)
+
+    def ready() -> bool:
+        logs = [(log_dir / f"{n}.log").read_text(errors="replace") for n in workers]
+        return all(" ready." in text for text in logs) or bool(group.dead())
+
     try:
-        wait_until(
-            lambda: (
-                all(
-                    "ready" in (log_dir / f"{n}.log").read_text(errors="replace")
-                    for n in ("worker", "worker-deliver")
-                )
-                or group.dead()
-            ),
-            timeout=60,
-            message="workers ready",
-        )
+        wait_until(ready, timeout=90, message="workers ready")
         if group.dead():
             pytest.fail(f"service processes exited: {group.dead()}\n{procs.logs()}")
         yield procs

@@ -94,9 +94,9 @@ end
 if eligible then
   local counts, order = {}, {}
   for i = 3, last do
-    local members = redis.call('SMEMBERS', KEYS[i])
-    if i <= 2 + nbands or #members <= anchor_max then
-      for _, story in ipairs(members) do
+    -- A key shared by more stories than this is boilerplate or a common phrase.
+    if redis.call('SCARD', KEYS[i]) <= anchor_max then
+      for _, story in ipairs(redis.call('SMEMBERS', KEYS[i])) do
         if counts[story] == nil then
           counts[story] = 0
           order[#order + 1] = story

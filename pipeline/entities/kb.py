@@ -30,6 +30,7 @@ __all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 
 _MAX_KEY = 255  # key length is packed into the low byte of the automaton payload
 _KIND_BITS = 3
+_CHUNK = 2000  # entries folded per batch while compiling
 
 
 class EntityEntry(BaseModel):
@@ -62,10 +63,9 @@ class KnowledgeBase:
         self.entries: dict[str, EntityEntry] = by_id
         self.builtin_ids: frozenset[str] = frozenset(i for i in builtin_ids if i in by_id)
         self._list: list[EntityEntry] = list(by_id.values())
-        self._index: dict[str, int] = {e.id: n for n, e in enumerate(self._list)}
         self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         self._single = array("q")  # per key id: packed candidate, or -1 when several
-        self._multi: dict[int, tuple[int, ...]] = {}
+        self._multi: dict[int, list[int]] = {}
         self._rules = bytearray()
         self._compile()
 
@@ -83,11 +83,12 @@ class KnowledgeBase:
         """Return a new knowledge base with ``entries`` added (same id replaces)."""
         return KnowledgeBase([*self.entries.values(), *entries], builtin_ids=self.builtin_ids)
 
-    def _forms(self) -> tuple[list[str], list[tuple[int, Kind, bool]]]:
-        """Return every written form of every entry, and (entry index, kind, person) for each."""
+    def _forms(self, indexes: range | list[int]) -> tuple[list[str], list[tuple[int, Kind, bool]]]:
+        """Return the written forms of the entries at ``indexes``, with (index, kind, person)."""
         forms: list[str] = []
         owners: list[tuple[int, Kind, bool]] = []
-        for n, entry in enumerate(self._list):
+        for n in indexes:
+            entry = self._list[n]
             person = entry.type == "PERSON"
             place = entry.type == "LOC"
             pairs = forms_of(entry.name, person=person, kind=Kind.NAME, place=place)
@@ -100,68 +101,70 @@ class KnowledgeBase:
                 owners.append((n, kind, person))
         return forms, owners
 
-    def _takeovers(self, keys: list[str], owners: list[tuple[int, Kind, bool]]) -> dict[int, int]:
-        """Map built-in entry index -> declared entry index that names it."""
-        if not self.builtin_ids:
-            return {}
-        builtin_names: dict[str, set[int]] = {}
-        for key, (n, kind, _) in zip(keys, owners, strict=True):
-            if kind == Kind.NAME and self._list[n].id in self.builtin_ids:
-                builtin_names.setdefault(key, set()).add(n)
-        taken: dict[int, int] = {}
-        for key, (n, kind, person) in zip(keys, owners, strict=True):
-            # The declared name as written, or without its parenthetical ("Georgia (country)").
-            if kind not in (Kind.NAME, Kind.VARIANT) or person or self._list[n].id in self.builtin_ids:
-                continue
-            found = builtin_names.get(key, set())
-            if len(found) == 1:
-                taken.setdefault(next(iter(found)), n)
-        return taken
-
     def _compile(self) -> None:
-        forms, owners = self._forms()
-        keys = keys_of(forms)
-        takeovers = self._takeovers(keys, owners)
-        kids: dict[str, int] = {}
-        cands: list[list[int]] = []
-        rules = self._rules
-        for form, key, (n, kind, person) in zip(forms, keys, owners, strict=True):
-            if len(key) < 2 or len(key) > _MAX_KEY or key.isdigit():
-                continue
-            owner = takeovers.get(n, n)
-            rule = int(case_rule(form, key, person=person and kind != Kind.DEMONYM))
-            kid = kids.get(key)
-            packed = (owner << _KIND_BITS) | int(kind)
-            if kid is None:
-                kid = kids[key] = len(cands)
-                cands.append([packed])
-                rules.append(rule)
-                continue
-            if rule > rules[kid]:
-                rules[kid] = rule
-            same = cands[kid]
-            for m, old in enumerate(same):
-                if old >> _KIND_BITS == owner:
-                    if int(kind) < old & 7:
-                        same[m] = packed
-                    break
-            else:
-                same.append(packed)
-        automaton = self._automaton
-        single = self._single
-        for key, kid in kids.items():
-            automaton.add_word(key, (kid << 8) | len(key))
-        for kid, same in enumerate(cands):
-            if len(same) == 1:
-                single.append(same[0])
-            else:
-                single.append(-1)
-                # Strongest kind first; among equals a declared entry before a built-in one.
-                self._multi[kid] = tuple(
-                    sorted(same, key=lambda p: (p & 7, self._list[p >> _KIND_BITS].id in self.builtin_ids, p))
-                )
-        if kids:
-            automaton.make_automaton()
+        """Fold every form into a key and add it to the automaton.
+
+        Declared entries go first so that one naming a built-in entry takes it
+        over before the built-in keys are added. Entries are folded in chunks
+        and the automaton itself is the key -> key id map: no Python structure
+        holding every key outlives a chunk (that would double the resident
+        memory of a 100,000-entry knowledge base).
+        """
+        builtin = [n for n, e in enumerate(self._list) if e.id in self.builtin_ids]
+        declared = [n for n, e in enumerate(self._list) if e.id not in self.builtin_ids]
+        builtin_names: dict[str, list[int]] = {}
+        for n, key in zip(builtin, keys_of([self._list[n].name for n in builtin]), strict=True):
+            builtin_names.setdefault(key, []).append(n)
+        takeovers: dict[int, int] = {}
+        for order in (declared, builtin):
+            for chunk in range(0, len(order), _CHUNK):
+                indexes = order[chunk : chunk + _CHUNK]
+                forms, owners = self._forms(indexes)
+                keys = keys_of(forms)
+                check = bool(builtin_names) and order is declared
+                for form, key, (n, kind, person) in zip(forms, keys, owners, strict=True):
+                    if check and not person and kind <= Kind.VARIANT and kind != Kind.ALIAS:
+                        named = builtin_names.get(key, ())
+                        if len(named) == 1:
+                            takeovers.setdefault(named[0], n)
+                    self._add_key(form, key, takeovers.get(n, n) if takeovers else n, kind, person)
+        if len(self._single):
+            self._automaton.make_automaton()
+
+    def _add_key(self, form: str, key: str, owner: int, kind: Kind, person: bool) -> None:
+        if len(key) < 2 or len(key) > _MAX_KEY or key.isdigit():
+            return
+        rule = int(
+            CaseRule.ANY_UPPER if " " in key else case_rule(form, key, person=person and kind != Kind.DEMONYM)
+        )
+        packed = (owner << _KIND_BITS) | int(kind)
+        payload = self._automaton.get(key, -1)
+        if payload == -1:  # a new key: by far the most common case
+            kid = len(self._single)
+            self._automaton.add_word(key, (kid << 8) | len(key))
+            self._single.append(packed)
+            self._rules.append(rule)
+            return
+        kid = payload >> 8
+        if rule > self._rules[kid]:
+            self._rules[kid] = rule
+        first = self._single[kid]
+        same = self._multi.get(kid) if first == -1 else [first]
+        assert same is not None
+        for m, old in enumerate(same):
+            if old >> _KIND_BITS == owner:
+                if int(kind) < old & 7:
+                    same[m] = packed
+                break
+        else:
+            same.append(packed)
+        if len(same) == 1:
+            self._single[kid] = same[0]
+            return
+        self._single[kid] = -1
+        # Strongest kind first; among equals a declared entry before a built-in one.
+        same.sort(key=lambda p: (p & 7, self._list[p >> _KIND_BITS].id in self.builtin_ids, p))
+        self._multi[kid] = same
 
     # -- queries ------------------------------------------------------------------
 

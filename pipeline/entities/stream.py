@@ -174,18 +174,16 @@ def keys_of(names: list[str]) -> list[str]:
             if s >= 3 and joined[s - 1] == " " and joined[s - 2].isalpha() and joined[s - 3].isalpha():
                 folded = folded[:s] + "  " + folded[s + 2 :]
     parts = _SPLIT.split(folded)
-    pieces: list[str] = []
-    append = pieces.append
-    for n in range(1, len(parts), 2):
-        gap = parts[n - 1]
-        if _RECORD in gap:
-            append(_RECORD * gap.count(_RECORD))
-        elif n > 1 and gap:
-            append(" " if gap == " " else _SEPARATORS[_classify(gap)[0]])
-        word = parts[n]
-        append(word.replace(".", "") if "." in word else word)
-    pieces.append(_RECORD * parts[-1].count(_RECORD))  # trailing names without any word
-    keys = "".join(pieces).split(_RECORD)
+    words = [w.replace(".", "") if "." in w else w for w in parts[1::2]]
+    # The gap after each word: a separator inside a name, record marks between names.
+    seps = [
+        " "
+        if g == " "
+        else (_RECORD * g.count(_RECORD) if _RECORD in g else _SEPARATORS[_classify(g)[0]] if g else "")
+        for g in parts[2::2]
+    ]
+    head = _RECORD * parts[0].count(_RECORD)  # leading names without any word
+    keys = (head + "".join([x for pair in zip(words, seps, strict=True) for x in pair])).split(_RECORD)
     return [k.strip(" ,|") if k[:1] in " ,|" or k[-1:] in " ,|" else k for k in keys]
 
 

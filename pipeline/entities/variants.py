@@ -96,10 +96,11 @@ def _drop_honorifics(given: str) -> str:
 def _forms(name: str, *, person: bool, place: bool = False) -> Iterator[tuple[str, bool]]:
     """Yield (form, is_generated) for one written name."""
     yield name, False
-    bare = _PAREN.sub(" ", name).strip()
-    if bare and bare != name:
-        yield bare, True
-        name = bare
+    if "(" in name or "[" in name:
+        bare = _PAREN.sub(" ", name).strip()
+        if bare and bare != name:
+            yield bare, True
+            name = bare
     if name.startswith("the ") and len(name) > 4:
         yield name[4:], True
     if "," in name:
@@ -127,7 +128,5 @@ def _forms(name: str, *, person: bool, place: bool = False) -> Iterator[tuple[st
 
 def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> list[tuple[str, Kind]]:
     """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``)."""
-    return [
-        (form, Kind.VARIANT if generated and kind <= Kind.ALIAS else kind)
-        for form, generated in _forms(name, person=person, place=place)
-    ]
+    derived = Kind.VARIANT if kind <= Kind.ALIAS else kind
+    return [(form, derived if generated else kind) for form, generated in _forms(name, person=person, place=place)]

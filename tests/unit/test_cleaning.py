@@ -127,3 +127,15 @@ def test_many_elements_are_handled() -> None:
     page = "<html><body>" + "<p>Item number one of a long page.</p>" * 5000 + "</body></html>"
     cleaned = clean(Article(url="https://x.example/a", html=page), max_bytes=5_000_000)
     assert cleaned.text
+
+
+def test_crawler_text_is_used_when_the_html_has_no_story() -> None:
+    text = "The harbour reopened on Monday after a week of repairs, the port authority said."
+    cleaned = clean(
+        Article(
+            url="https://x.example/a", html="<html><body><img src='a.png'></body></html>", text=text
+        ),
+        max_bytes=1_000_000,
+    )
+    assert cleaned.text == text
+    assert cleaned.content_type == "text"
