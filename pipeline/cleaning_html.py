@@ -28,7 +28,7 @@ from trafilatura import bare_extraction
 from pipeline.cleaning_merge import sibling_paragraphs
 from pipeline.cleaning_rules import junk_reason, word_count
 from pipeline.errors import ContentError
-from pipeline.text import normalize_line
+from pipeline.text import normalize_line, repair_mojibake
 
 __all__ = ["Block", "decode_html", "extract_blocks", "parse_html"]
 
@@ -221,8 +221,9 @@ def _text_of(el: lxml.etree._Element) -> str:
     """Return an element's text with ``<lb/>`` as newlines and whitespace collapsed per line."""
     for lb in el.iter("lb"):
         lb.text = "\n"  # the extracted tree is ours to change
-    parts = el.itertext()
-    lines = (normalize_line(line) for line in "".join(parts).split("\n"))
+    # repair before the junk rules read it: "cafÃ©" would otherwise look like a "©" line
+    text = repair_mojibake("".join(el.itertext()))
+    lines = (normalize_line(line) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 

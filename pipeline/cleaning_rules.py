@@ -156,7 +156,10 @@ _PROMO = re.compile(
     )""",
     re.VERBOSE | re.IGNORECASE,
 )
-_COPYRIGHT = re.compile(r"[©ⓒ]|\(c\)\s*\d{4}|無斷轉載|무단\s*전재|版权所有|著作権|all\s+rights\s+reserved", re.IGNORECASE)
+_COPYRIGHT = re.compile(
+    r"[©ⓒ]|\(c\)\s*\d{4}|無斷轉載|무단\s*전재|版权所有|著作権|all\s+rights\s+reserved",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _CAPTION_CREDIT = re.compile(
     r"\((?:photo|credit|image|foto|picture)s?\s*(?:credit)?\s*:|\bphotos?\s+©|©\s*[A-Z]",

@@ -30,6 +30,7 @@ __all__ = ["MIN_LETTERS", "SAMPLE_CHARS", "detect", "normalize_code"]
 
 SAMPLE_CHARS = 1000  # detectors saturate well before this; bounds the cost of huge bodies
 MIN_LETTERS = 2  # below this nothing can be told
+MIN_LETTER_SHARE = 0.5  # of non-space characters: below, it is numbers, symbols or garbage
 FAST_MIN_PROBABILITY = 0.3
 FASTTEXT_WEIGHT = 0.2
 CLD2_WEIGHT = 2.0
@@ -96,16 +97,14 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
     """Return the language of ``title`` + ``text`` (``und`` when it cannot be told)."""
     prior = normalize_code(declared)
     sample = _sample(title, text)
-    if not _has_letters(sample, MIN_LETTERS):
+    letters = sum(map(str.isalpha, sample))
+    visible = len(sample) - sample.count(" ")
+    if letters < MIN_LETTERS or letters < MIN_LETTER_SHARE * visible:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     backends = get_backends()
     cld2 = backends.cld2(sample)
     fasttext = backends.fasttext(sample)
-    if (
-        cld2.languages
-        and cld2.languages[0][1] < MIXED_MAX_SHARE
-        and _has_letters(sample, MIXED_MIN_LETTERS)
-    ):
+    if letters >= MIXED_MIN_LETTERS and cld2.languages and cld2.languages[0][1] < MIXED_MAX_SHARE:
         return Language(code="und", confidence=0.0, declared=prior, detected=cld2.languages[0][0])
 
     fast = cld2.languages[0][0] if cld2.languages else None
@@ -178,17 +177,6 @@ def _sample(title: str | None, text: str | None) -> str:
     parts = [p[: SAMPLE_CHARS * 2] for p in (title, text) if isinstance(p, str) and p]
     cleaned = _UNPRINTABLE.sub(" ", " . ".join(parts))
     return _WHITESPACE.sub(" ", cleaned).strip()[:SAMPLE_CHARS]
-
-
-def _has_letters(sample: str, needed: int) -> bool:
-    """Return whether ``sample`` holds at least ``needed`` letters (stops counting early)."""
-    count = 0
-    for ch in sample:
-        if ch.isalpha():
-            count += 1
-            if count >= needed:
-                return True
-    return False
 
 
 def _clip(value: float) -> float:

@@ -87,8 +87,7 @@ class CompiledWatchlist:
     watchlist: Watchlist
     query: Query
     evaluate: Evaluator
-    primary: frozenset[str]
-    secondary: str
+    keys: tuple[tuple[str, str], ...]  # presearch (primary, secondary) key pairs
 
 
 # --- article analysis -------------------------------------------------------------------
@@ -376,48 +375,74 @@ def _key_cost(key: str) -> float:
     return max(1.0, 16.0 - len(key))
 
 
-def _set_cost(keys: frozenset[str]) -> float:
-    return sum(_key_cost(k) for k in keys)
+Pair = tuple[str, str]  # (primary key, secondary key or "" for none)
 
 
-def _requirements(node: Node) -> list[frozenset[str]]:
-    """Return key sets that must each be hit by an article the query can match."""
+def _pair_cost(pair: Pair) -> float:
+    # A second required key filters most candidates out before any evaluation.
+    return _key_cost(pair[0]) * (0.05 if pair[1] else 1.0)
+
+
+def _required_keys(node: Node) -> set[str]:
+    """Return keys that every article matching ``node`` contains."""
     if isinstance(node, Words):
-        return [frozenset((t,)) for t in dict.fromkeys(node.tokens)]
+        return set(node.tokens)
     if isinstance(node, Prefix):
-        return [frozenset((_PFX + node.prefix[:_PREFIX_KEY_LEN],))]
+        return {_PFX + node.prefix[:_PREFIX_KEY_LEN]}
     if isinstance(node, EntityRef):
-        return [frozenset((_ENT + (node.id or node.value),))]
+        return {_ENT + (node.id or node.value)}
     if isinstance(node, And):
-        return [req for c in node.children for req in _requirements(c)]
+        return set().union(*(_required_keys(c) for c in node.children))
     if isinstance(node, Near):
-        return _requirements(node.left) + _requirements(node.right)
+        return _required_keys(node.left) | _required_keys(node.right)
+    return set()  # Or, Not, Lang, Source
+
+
+def _pairs(node: Node) -> list[Pair] | None:
+    """Return key pairs such that an article ``node`` matches contains both keys of one pair.
+
+    ``None`` means nothing an index could use (NOT, lang:, source: alone).
+    """
+    if isinstance(node, Words):
+        keys = sorted(set(node.tokens), key=lambda k: (_key_cost(k), k))
+        return [(keys[0], keys[1] if len(keys) > 1 else "")]
+    if isinstance(node, Prefix | EntityRef):
+        return [(next(iter(_required_keys(node))), "")]
     if isinstance(node, Or):
-        parts = [_requirements(c) for c in node.children]
-        if any(not p for p in parts):
-            return []
-        return [frozenset().union(*(min(p, key=_set_cost) for p in parts))]
-    return []  # Not, Lang, Source constrain nothing an index could use
+        plans = [_pairs(c) for c in node.children]
+        if any(p is None for p in plans):
+            return None
+        return list(dict.fromkeys(pair for p in plans if p is not None for pair in p))
+    if isinstance(node, And | Near):
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        plans = [p for p in (_pairs(c) for c in children) if p]
+        if not plans:
+            return None
+        best = min(plans, key=lambda p: (sum(map(_pair_cost, p)), p))
+        required = sorted(_required_keys(node), key=lambda k: (_key_cost(k), k))
+        out = []
+        for primary, secondary in best:
+            if not secondary:
+                secondary = next((k for k in required if k != primary), "")
+            out.append((primary, secondary))
+        return list(dict.fromkeys(out))
+    return None
 
 
-def _plan(root: Node) -> tuple[frozenset[str], str]:
-    reqs = sorted(set(_requirements(root)), key=lambda r: (_set_cost(r), sorted(r)))
-    if not reqs:  # compile_query refuses such queries; kept as a guard
-        raise QueryError(
-            "position 0: query has no indexable term", position=0, reason="query_too_expensive"
-        )
-    primary = reqs[0]
-    secondary = next((next(iter(r)) for r in reqs[1:] if len(r) == 1 and not r <= primary), "")
-    return primary, secondary
+def _plan(root: Node) -> tuple[Pair, ...]:
+    pairs = _pairs(root)
+    if not pairs:  # compile_query refuses such queries; kept as a guard
+        raise QueryError("position 0: query has no indexable term", position=0, reason="query_too_expensive")
+    return tuple(pairs)
 
 
 def compile_watchlist(w: Watchlist, kb: EntityLookup | None = None) -> CompiledWatchlist:
     """Compile ``w``'s query (entities resolved through ``kb``); raise ``QueryError`` if it is refused."""
     query = compile_query(w.query, kb)
     fn = _with_filters(_build(query.root, w.min_salience), w)
-    primary, secondary = _plan(query.root)
+    keys = _plan(query.root)
     return CompiledWatchlist(
-        watchlist=w, query=query, evaluate=fn, primary=primary, secondary=secondary
+        watchlist=w, query=query, evaluate=fn, keys=keys
     )
 
 
@@ -621,8 +646,8 @@ class Monitor:
         self._compiled[wid] = compiled
         self.errors.pop(wid, None)
         if compiled.watchlist.enabled:
-            for key in compiled.primary:
-                self._index.setdefault(key, {}).setdefault(compiled.secondary, set()).add(wid)
+            for key, key2 in compiled.keys:
+                self._index.setdefault(key, {}).setdefault(key2, set()).add(wid)
         return compiled
 
     update = add
@@ -632,13 +657,13 @@ class Monitor:
         old = self._compiled.pop(watchlist_id, None)
         if old is None:
             return False
-        for key in old.primary:
+        for key, key2 in old.keys:
             sub = self._index.get(key)
-            if sub is None or old.secondary not in sub:
+            if sub is None or key2 not in sub:
                 continue
-            sub[old.secondary].discard(watchlist_id)
-            if not sub[old.secondary]:
-                del sub[old.secondary]
+            sub[key2].discard(watchlist_id)
+            if not sub[key2]:
+                del sub[key2]
                 if not sub:
                     del self._index[key]
         return True

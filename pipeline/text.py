@@ -14,7 +14,7 @@ import unicodedata
 import ftfy
 from ftfy.badness import is_bad
 
-__all__ = ["normalize_line", "normalize_text", "split_paragraphs"]
+__all__ = ["normalize_line", "normalize_text", "repair_mojibake", "split_paragraphs"]
 
 # Zero-width and bidi marks that only hide boundaries; soft hyphen splits words for the shingle metric too.
 _INVISIBLE = re.compile(
@@ -28,7 +28,7 @@ _MOJIBAKE_HINT = re.compile(
 )
 
 
-def _repair(text: str) -> str:
+def repair_mojibake(text: str) -> str:
     """Fix mojibake with ftfy, but only when a cheap check suggests there is some (ftfy is slow)."""
     if _MOJIBAKE_HINT.search(text) or ("\ufffd" not in text and is_bad(text)):
         return ftfy.fix_text(text, normalization="NFC", fix_line_breaks=True, uncurl_quotes=False)
@@ -43,7 +43,7 @@ def normalize_line(line: str) -> str:
 def normalize_text(text: str) -> str:
     """Return ``text`` repaired, NFC-normalised, with tidy whitespace and blank-line paragraph breaks."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _repair(text)
+    text = repair_mojibake(text)
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
