@@ -14,7 +14,9 @@ tag_ms_median=... tag_cpu_ms_median=... article_chars=...``:
 - ``tag_ms_median`` / ``tag_cpu_ms_median``: wall-clock and process CPU time of
   ``tag`` on a 5,000-character article (the two seed articles when
   ../shared/data is present, else generated text), median of 200 runs. Every
-  helper process shares two cores, so wall-clock is noisy; CPU time less so.
+  helper process shares two cores, so wall-clock is noisy; CPU time less so;
+- ``ref_loop_ms``: CPU time of a fixed pure-Python loop (a million additions),
+  to compare machines: about 30-50 ms on an idle current x86 core.
 """
 
 from __future__ import annotations
@@ -73,11 +75,26 @@ def generate_entries(n: int = N_ENTRIES, seed: int = 7) -> list[EntityEntry]:
 
 def _article() -> str:
     seed_dir = Path(os.environ.get("WIREWATCH_EVAL_DATA_DIR", "../shared/data")) / "seed-articles"
-    texts = [p.read_text(encoding="utf-8") for p in sorted(seed_dir.glob("*.txt"))] if seed_dir.is_dir() else []
+    texts = (
+        [p.read_text(encoding="utf-8") for p in sorted(seed_dir.glob("*.txt"))]
+        if seed_dir.is_dir()
+        else []
+    )
     text = "\n\n".join(texts)
     if len(text) < ARTICLE_CHARS:
         rng = random.Random(3)
-        words = ["the", "minister", "said", "on", "Monday", "that", "Russia", "and", "North Korea", "talks"]
+        words = [
+            "the",
+            "minister",
+            "said",
+            "on",
+            "Monday",
+            "that",
+            "Russia",
+            "and",
+            "North Korea",
+            "talks",
+        ]
         while len(text) < ARTICLE_CHARS:
             text += " ".join(rng.choice(words) for _ in range(12)).capitalize() + ". "
     return text[:ARTICLE_CHARS]
@@ -105,6 +122,11 @@ def main() -> None:
         tag(text, kb=kb)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
+    ref_started = time.process_time()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    ref = time.process_time() - ref_started
     metrics = {
         "kb_entries": len(kb),
         "load_s": round(done - started, 2),
@@ -113,5 +135,6 @@ def main() -> None:
         "tag_ms_median": round(statistics.median(wall) * 1000, 3),
         "tag_cpu_ms_median": round(statistics.median(cpu) * 1000, 3),
         "article_chars": len(text),
+        "ref_loop_ms": round(ref * 1000, 1),
     }
     print("BENCH entities " + " ".join(f"{k}={v}" for k, v in metrics.items()), flush=True)

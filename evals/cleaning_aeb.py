@@ -78,7 +78,7 @@ def score(pages: list[tuple[float, float, float]]) -> dict[str, float]:
 
 def _ours(html: str, url: str) -> str:
     try:
-        return clean(Article(url=url, html=html), max_bytes=20_000_000).text
+        return clean(Article(url=url, html=html), max_bytes=5_000_000).text
     except ContentError:
         return ""
 

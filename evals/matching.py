@@ -84,11 +84,15 @@ def load_sdn(folder: Path) -> list[SdnEntry]:
                 continue
             individual = _null(row[2]).lower() == "individual"
             alts = tuple(_natural(a, individual) for a in aliases.get(row[0].strip(), []))
-            out.append(SdnEntry(f"ofac-{row[0].strip()}", _natural(row[1], individual), individual, alts))
+            out.append(
+                SdnEntry(f"ofac-{row[0].strip()}", _natural(row[1], individual), individual, alts)
+            )
     return out
 
 
-def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
+def _vocabulary(
+    langid: Path,
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     """Return per language: word types, bigrams, and the raw sentences.
 
     Subscribers watch names and topics, not function words: words are drawn from those
@@ -101,9 +105,15 @@ def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]
     for path in sorted((langid / "sentences").glob("*.txt")):
         lang = path.stem
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        sentences[lang] = lines
+        # Queries draw on the first half, generated articles on the second: an article
+        # shares words with watchlists the way unrelated news does, not sentence for sentence.
+        half = len(lines) // 2
+        lines, sentences[lang] = lines[:half], lines[half:]
         # Scripts written without spaces give whole clauses as one \w+ run: skip those.
-        tokenised = [[t for t in _WORD.findall(ln) if not t.isdigit() and len(tokenize(t)) <= 4] for ln in lines]
+        tokenised = [
+            [t for t in _WORD.findall(ln) if not t.isdigit() and len(tokenize(t)) <= 4]
+            for ln in lines
+        ]
         seen: dict[str, int] = {}
         for toks in tokenised:
             for key in {t.lower() for t in toks}:
@@ -118,8 +128,12 @@ def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]
             # knows the language (else a name, capitalised inside a sentence, or a long word).
             if len(t) < 4 or seen[t.lower()] > _MAX_SENTENCES:
                 return False
-            if known:  # English words turn up in every language's news
-                return max(wordfreq.zipf_frequency(t, lang), wordfreq.zipf_frequency(t, "en")) <= _MAX_ZIPF
+            if (
+                wordfreq.zipf_frequency(t, "en") > _MAX_ZIPF
+            ):  # English turns up in every language's news
+                return False
+            if known:
+                return bool(wordfreq.zipf_frequency(t, lang) <= _MAX_ZIPF)
             return t in names or len(t) >= 7
 
         types: dict[str, None] = {}
@@ -137,14 +151,20 @@ def _vocabulary(langid: Path) -> tuple[dict[str, list[str]], dict[str, list[str]
 
 
 class _Sampler:
-    def __init__(self, rng: random.Random, words: dict[str, list[str]], bigrams: dict[str, list[str]]) -> None:
+    def __init__(
+        self, rng: random.Random, words: dict[str, list[str]], bigrams: dict[str, list[str]]
+    ) -> None:
         self.rng = rng
         self.words = words
         self.bigrams = bigrams
         self.langs = [lang for lang in words if words[lang] and bigrams[lang]]
 
     def lang(self) -> str:
-        return "en" if self.rng.random() < 0.5 or "en" not in self.langs else self.rng.choice(self.langs)
+        return (
+            "en"
+            if self.rng.random() < 0.5 or "en" not in self.langs
+            else self.rng.choice(self.langs)
+        )
 
     def word(self, lang: str | None = None) -> str:
         return self.rng.choice(self.words[lang or self.lang()])
@@ -165,7 +185,9 @@ def _countries() -> list[tuple[str, str]]:
     return [(f"iso:{c.alpha_2}", getattr(c, "common_name", c.name)) for c in pycountry.countries]
 
 
-def _generic_query(s: _Sampler, rng: random.Random, sdn: list[SdnEntry], countries: list[tuple[str, str]]) -> str:
+def _generic_query(
+    s: _Sampler, rng: random.Random, sdn: list[SdnEntry], countries: list[tuple[str, str]]
+) -> str:
     lang = s.lang()
     w, p = (lambda: s.word(lang)), (lambda: s.phrase(lang))
     r = rng.random()
@@ -214,7 +236,11 @@ def _sdn_query(entry: SdnEntry, i: int, s: _Sampler) -> str:
 
 
 def build_watchlists(
-    sdn: list[SdnEntry], words: dict[str, list[str]], bigrams: dict[str, list[str]], domains: list[str], total: int
+    sdn: list[SdnEntry],
+    words: dict[str, list[str]],
+    bigrams: dict[str, list[str]],
+    domains: list[str],
+    total: int,
 ) -> list[Watchlist]:
     """Return ``total`` watchlists: one per SDN entry first, then generated ones."""
     rng = random.Random(SEED)
@@ -233,7 +259,11 @@ def build_watchlists(
             extra["sources"] = {"exclude": [rng.choice(domains)]}
         elif r < 0.20:
             extra["min_salience"] = round(rng.random() * 0.5, 2)
-        out.append(Watchlist.model_validate({"id": f"w{i:06d}", "name": f"generated {i}", "query": q, **extra}))
+        out.append(
+            Watchlist.model_validate(
+                {"id": f"w{i:06d}", "name": f"generated {i}", "query": q, **extra}
+            )
+        )
     return out
 
 
@@ -249,7 +279,9 @@ def _link_countries(text: str, countries: list[tuple[str, str]]) -> list[Entity]
     return out
 
 
-def _with_names(rng: random.Random, sentences: list[str], sdn: list[SdnEntry], share: float) -> tuple[str, list[Entity]]:
+def _with_names(
+    rng: random.Random, sentences: list[str], sdn: list[SdnEntry], share: float
+) -> tuple[str, list[Entity]]:
     """Join ``sentences``, writing SDN names into some of them; return text and their entities."""
     parts: list[str] = []
     entities: list[Entity] = []
@@ -275,7 +307,9 @@ def _with_names(rng: random.Random, sentences: list[str], sdn: list[SdnEntry], s
     return "".join(parts), entities
 
 
-def build_articles(data_dir: Path, sdn: list[SdnEntry], sentences: dict[str, list[str]]) -> list[EnrichedRecord]:
+def build_articles(
+    data_dir: Path, sdn: list[SdnEntry], sentences: dict[str, list[str]]
+) -> list[EnrichedRecord]:
     """Return AEB gold bodies and generated texts as enriched records with entities."""
     rng = random.Random(SEED + 1)
     countries = _countries()
@@ -323,7 +357,9 @@ def _cpu_ms(fn: object, record: EnrichedRecord) -> tuple[float, list[tuple[str, 
     start = time.thread_time_ns()
     hits = fn(record)  # type: ignore[operator]
     elapsed = (time.thread_time_ns() - start) / 1e6
-    return elapsed, [(h.watchlist.id, json.dumps([m.model_dump() for m in h.matches])) for h in hits]
+    return elapsed, [
+        (h.watchlist.id, json.dumps([m.model_dump() for m in h.matches])) for h in hits
+    ]
 
 
 def run(data_dir: Path) -> dict[str, float]:

@@ -27,8 +27,25 @@ article. The sweep metrics (``recall_<edit><level>``) feed the 181 originals and
 copy of each at that edit level alone, and report the share of copies that joined their
 original's story; ``false_join_<...>`` the share that joined a different one.
 
+Every document goes through the real language detector (run once per article: edits do not
+change the language) and the real entity tagger (run on every edited document), so the
+event tier (``pipeline.story.decide_event``) is active as in the pipeline.
+
+Event tier. The 181 articles include independent reports of one event by different outlets.
+``SAME_EVENT`` lists them (labelled by reading the articles among the pairs most similar by
+words or entities, before thresholds were chosen; see docs/decisions.md), and
+``AMBIGUOUS`` groups articles on one running story whose event is a matter of judgement
+(e.g. different days of one hearing). Every other pair of articles is a different story.
+``precision`` does not count pairs of same-event or ambiguous articles against the index;
+``recall`` is still copy-level (a copy joins its own article). On the 181 originals alone:
+``aeb_false_joins`` counts pairs of different stories merged (must stay 0),
+``aeb_event_recall`` the share of same-event pairs merged. ``hard_negative_*``: every pair of
+different-story articles that share one of their three most salient entities, decided
+pairwise by both tiers.
+
 ``seed_pair_*`` reports the two seed articles (one event, two outlets' own reports): their
-word 3-shingles overlap too little for near-duplicate grouping, and they are not grouped.
+word 3-shingles overlap too little for near-duplicate grouping; ``seed_pair_event_*`` are
+their event-tier scores and ``seed_pair_grouped`` whether either tier groups them.
 """
 
 from __future__ import annotations
@@ -43,12 +60,42 @@ from datetime import UTC, datetime, timedelta
 from math import comb
 from pathlib import Path
 
-from pipeline.story import MemoryStoryIndex, fingerprint, similar
+from pipeline import language
+from pipeline.entities import KnowledgeBase, tag
+from pipeline.models import Entity
+from pipeline.story import Fingerprint, MemoryStoryIndex, event_similar, fingerprint, similar
 
 __all__ = ["run"]
 
 SEED = 20231105
 _WORD = re.compile(r"\w+")
+
+# Independent reports of one event among the AEB articles (ids by their first 8 hex digits),
+# labelled by hand from the articles themselves; one group per event.
+SAME_EVENT: tuple[tuple[str, ...], ...] = (
+    ("9cb8224b", "ac1bfdd4", "35b15891"),  # Doobie Brothers reunion tour announced
+    ("6ebac05f", "7a457a4f"),  # New York man pleads guilty to threatening Rep. Omar
+    ("c50845a7", "d1c57d78", "42aad16b"),  # NASA adds five companies to lunar lander program
+    ("06e5123e", "1ace8c85"),  # New York attorney general investigating WeWork
+    ("156770d6", "776a1c04", "3f65af7b"),  # South Dakota "Meth. We're on it." campaign
+    ("7bb1ca90", "bd673bd7", "9eef8162", "a078b365"),  # "feather duvet lung" case report
+    ("c7e39ac4", "dc7ccccc"),  # Sweden drops the Assange investigation
+    ("432362af", "8b194530"),  # hunter in China catches bubonic plague
+    ("70cb2d5b", "eb62ac84"),  # Taylor Swift / Big Machine row
+    ("14cc2a0c", "686bb170", "f344ca5f"),  # water vapour confirmed on Europa
+    ("2c46804d", "51d066b0"),  # Fort Worth kidnapped girl rescued on video
+    ("51374560", "f8ff621a"),  # Home Depot quarterly results
+)
+# One running story, different events or angles: neither right nor wrong to merge.
+AMBIGUOUS: tuple[tuple[str, ...], ...] = (
+    ("7a664e40", "82b6d780", "c90731f0"),  # impeachment hearings, different witnesses/days
+    ("ba4dfe2d", "ea25dd7e", "8b194530", "432362af"),  # plague cases in China
+    ("08f79376", "7ab16ade"),  # Garrett/Rudolph fight; is football violence a crime
+    ("aade2ec8", "e100c961", "680c2848", "8267acac"),  # Stadia launch coverage
+    ("39d5c43b", "702d1da6"),  # US-China trade deal, farm purchases
+    ("05844573", "06ee193d"),  # Los Angeles auto show; one of its concept cars
+    ("5fa3154e", "e4c6a3b4", "624fcd90"),  # Hong Kong protests, news and opinion
+)
 
 # Generic outlet furniture (written for this evaluation, not taken from any page).
 _HEADERS = [
@@ -167,12 +214,66 @@ def _edit(kind: str, level: float, vocabulary: list[str]) -> Callable[[str, rand
     return lambda t, r: with_boilerplate(lead(t, level), r, footer=False)
 
 
-def _pairwise(gold: list[int], pred: list[str]) -> tuple[float, float]:
-    cells = Counter(zip(gold, pred, strict=True))
-    tp = sum(comb(n, 2) for n in cells.values())
-    pred_pairs = sum(comb(n, 2) for n in Counter(pred).values())
+Relation = Callable[[int, int], str | None]
+
+
+def _relations(ids: list[str]) -> Relation:
+    """Map a pair of article indexes to ``"same"``, ``"ambiguous"`` or None (different)."""
+    index = {article_id[:8]: n for n, article_id in enumerate(ids)}
+    table: dict[tuple[int, int], str] = {}
+    for label, groups in (("ambiguous", AMBIGUOUS), ("same", SAME_EVENT)):  # same wins
+        for group in groups:
+            members = [index[g] for g in group if g in index]
+            for a in members:
+                for b in members:
+                    if a != b:
+                        table[(a, b)] = label
+    return lambda a, b: table.get((a, b))
+
+
+def _pairwise(gold: list[int], pred: list[str], relation: Relation) -> tuple[float, float, int]:
+    """Return pairwise precision, recall and the number of wrongly merged pairs.
+
+    A merged pair of documents from two different articles counts against precision unless
+    the two articles are labelled the same event or ambiguous.
+    """
+    clusters: dict[str, list[int]] = {}
+    for g, p in zip(gold, pred, strict=True):
+        clusters.setdefault(p, []).append(g)
+    tp = wrong = 0
+    for members in clusters.values():
+        counts = sorted(Counter(members).items())
+        tp += sum(comb(n, 2) for _, n in counts)
+        for x, (a, na) in enumerate(counts):
+            for b, nb in counts[x + 1 :]:
+                if relation(a, b) is None:
+                    wrong += na * nb
     gold_pairs = sum(comb(n, 2) for n in Counter(gold).values())
-    return (tp / pred_pairs if pred_pairs else 1.0), (tp / gold_pairs if gold_pairs else 1.0)
+    return (
+        (tp / (tp + wrong) if tp + wrong else 1.0),
+        (tp / gold_pairs if gold_pairs else 1.0),
+        wrong,
+    )
+
+
+class _Fingerprinter:
+    """Tag and fingerprint documents as the pipeline does, timing ``fingerprint`` alone."""
+
+    def __init__(self) -> None:
+        self.kb = KnowledgeBase.builtin()
+        self.seconds = 0.0
+        self.count = 0
+
+    def entities(self, text: str) -> list[Entity]:
+        return tag(text, kb=self.kb)
+
+    def __call__(self, text: str, url: str, lang: str) -> Fingerprint:
+        entities = self.entities(text)
+        started = time.process_time()
+        fp = fingerprint(text, url=url, entities=entities, language=lang)
+        self.seconds += time.process_time() - started
+        self.count += 1
+        return fp
 
 
 def _short_negatives(bodies: list[str], rng: random.Random) -> list[tuple[int, str]]:
@@ -189,10 +290,15 @@ def _short_negatives(bodies: list[str], rng: random.Random) -> list[tuple[int, s
 def run(data_dir: Path) -> dict[str, float]:
     """Build the documents, group them, return precision, recall, sweep and timing."""
     truth = json.loads((data_dir / "aeb" / "ground-truth.json").read_text(encoding="utf-8"))
-    bodies = [item["articleBody"] for _, item in sorted(truth.items())]
+    items = sorted(truth.items())
+    ids = [article_id for article_id, _ in items]
+    bodies = [item["articleBody"] for _, item in items]
+    langs = [language.detect(b).code for b in bodies]
+    relation = _relations(ids)
     vocabulary = sorted({w for b in bodies for w in _WORD.findall(b) if len(w) > 3})
     rng = random.Random(SEED)
     now = datetime(2024, 1, 1, tzinfo=UTC)
+    fingerprinter = _Fingerprinter()
 
     docs: list[tuple[int, str, str]] = []  # (gold story, url, text)
     for i, body in enumerate(bodies):
@@ -211,44 +317,126 @@ def run(data_dir: Path) -> dict[str, float]:
     index = MemoryStoryIndex()
     gold: list[int] = []
     pred: list[str] = []
-    fp_seconds = 0.0
+    event_joins = 0
     for n, (story, url, text) in enumerate(docs):
-        started = time.process_time()
-        fp = fingerprint(text, url=url)
-        fp_seconds += time.process_time() - started
+        fp = fingerprinter(text, url, langs[story])
         assignment = index.assign(f"d{n}", fp, now + timedelta(seconds=n))
+        event_joins += assignment.match == "event"
         gold.append(story)
         pred.append(assignment.story_id)
-    precision, recall = _pairwise(gold, pred)
+    precision, recall, wrong = _pairwise(gold, pred, relation)
 
     metrics: dict[str, float] = {
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "documents": float(len(docs)),
-        "ms_per_article": round(fp_seconds / len(docs) * 1000, 3),
+        "ms_per_article": round(fingerprinter.seconds / fingerprinter.count * 1000, 3),
         "ms_per_5kb": round(_ms_per_5kb(bodies), 3),
+        "false_join_pairs": float(wrong),
+        "event_joins": float(event_joins),
     }
-    metrics.update(_seed_pair(data_dir))
+    originals = [fingerprinter(b, f"https://o{i}.example/", langs[i]) for i, b in enumerate(bodies)]
+    metrics.update(_originals(originals, relation, now))
+    metrics.update(_hard_negatives(originals, bodies, relation, fingerprinter))
+    metrics.update(_seed_pair(data_dir, fingerprinter))
     for kind, levels in _SWEEP.items():
         for level in levels:
-            joined, wrong = _sweep(bodies, _edit(kind, level, vocabulary), now)
-            tag = f"{kind}{round(level * 100)}"
-            metrics[f"recall_{tag}"] = round(joined, 4)
-            metrics[f"false_join_{tag}"] = round(wrong, 4)
+            edit = _edit(kind, level, vocabulary)
+            joined, wrong_share, by_event = _sweep(
+                originals, bodies, langs, edit, fingerprinter, now
+            )
+            tag_ = f"{kind}{round(level * 100)}"
+            metrics[f"recall_{tag_}"] = round(joined, 4)
+            metrics[f"false_join_{tag_}"] = round(wrong_share, 4)
+            if kind == "sub":
+                metrics[f"event_share_{tag_}"] = round(by_event, 4)
     return metrics
 
 
-def _seed_pair(data_dir: Path) -> dict[str, float]:
+def _originals(fps: list[Fingerprint], relation: Relation, now: datetime) -> dict[str, float]:
+    """Group the 181 different articles alone; count merged pairs by their label."""
+    order = list(range(len(fps)))
+    random.Random(SEED + 2).shuffle(order)
+    index = MemoryStoryIndex()
+    story: dict[int, str] = {}
+    for n, i in enumerate(order):
+        story[i] = index.assign(f"o{i}", fps[i], now + timedelta(seconds=n)).story_id
+    counts = Counter(
+        relation(a, b) or "different"
+        for a in range(len(fps))
+        for b in range(a + 1, len(fps))
+        if story[a] == story[b]
+    )
+    same_pairs = sum(
+        relation(a, b) == "same" for a in range(len(fps)) for b in range(a + 1, len(fps))
+    )
+    return {
+        "aeb_false_joins": float(counts["different"]),
+        "aeb_ambiguous_joins": float(counts["ambiguous"]),
+        "aeb_event_pairs": float(same_pairs),
+        "aeb_event_recall": round(counts["same"] / same_pairs, 4) if same_pairs else 1.0,
+    }
+
+
+def _joined(a: Fingerprint, b: Fingerprint, index: MemoryStoryIndex) -> tuple[bool, bool]:
+    """Decide a pair as the index would: (MinHash tier accepts, event tier accepts)."""
+    near = similar(a.minhash, a.size, b.minhash, b.size, threshold=index.threshold)
+    event = event_similar(
+        a.event_terms,
+        a.event_entities,
+        b.event_terms,
+        b.event_entities,
+        cosine=index.event_cosine,
+        entities=index.event_entities,
+    )
+    return near.accepted, event.accepted
+
+
+def _hard_negatives(
+    fps: list[Fingerprint], bodies: list[str], relation: Relation, fingerprinter: _Fingerprinter
+) -> dict[str, float]:
+    """Pairs of different stories sharing one of their 3 most salient entities."""
+    top = []
+    for body in bodies:
+        ranked = sorted(fingerprinter.entities(body), key=lambda e: (-e.salience, e.id))
+        top.append({e.id for e in ranked[:3]})
+    index = MemoryStoryIndex()
+    pairs = joined = 0
+    for a in range(len(bodies)):
+        for b in range(a + 1, len(bodies)):
+            if relation(a, b) is not None or not top[a] & top[b]:
+                continue
+            pairs += 1
+            joined += any(_joined(fps[a], fps[b], index))
+    return {
+        "hard_negative_pairs": float(pairs),
+        "hard_negative_false_join": round(joined / pairs, 4) if pairs else 0.0,
+    }
+
+
+def _seed_pair(data_dir: Path, fingerprinter: _Fingerprinter) -> dict[str, float]:
     """Similarity of the two seed articles: one event, reported independently by two outlets."""
     paths = sorted((data_dir / "seed-articles").glob("*.txt"))
     if len(paths) != 2:
         return {}
-    a, b = (fingerprint(p.read_text(encoding="utf-8")) for p in paths)
-    m = similar(a.minhash, a.size, b.minhash, b.size, threshold=MemoryStoryIndex().threshold)
+    texts = [p.read_text(encoding="utf-8") for p in paths]
+    a, b = (fingerprinter(t, "", language.detect(t).code) for t in texts)
+    index = MemoryStoryIndex()
+    m = similar(a.minhash, a.size, b.minhash, b.size, threshold=index.threshold)
+    e = event_similar(
+        a.event_terms,
+        a.event_entities,
+        b.event_terms,
+        b.event_entities,
+        cosine=index.event_cosine,
+        entities=index.event_entities,
+    )
     return {
         "seed_pair_jaccard": round(m.jaccard, 4),
         "seed_pair_containment": round(m.containment, 4),
-        "seed_pair_grouped": float(m.accepted),
+        "seed_pair_event_cosine": round(e.cosine, 4),
+        "seed_pair_event_entities": round(e.entities, 4),
+        "seed_pair_grouped": float(m.accepted or e.accepted),
     }
 
 
@@ -265,22 +453,28 @@ def _ms_per_5kb(bodies: list[str]) -> float:
 
 
 def _sweep(
-    bodies: list[str], edit: Callable[[str, random.Random], str], now: datetime
-) -> tuple[float, float]:
+    originals: list[Fingerprint],
+    bodies: list[str],
+    langs: list[str],
+    edit: Callable[[str, random.Random], str],
+    fingerprinter: _Fingerprinter,
+    now: datetime,
+) -> tuple[float, float, float]:
+    """Return the share of copies joining their original, joining another, joining by event."""
     rng = random.Random(SEED + 1)
     index = MemoryStoryIndex()
     order = list(range(len(bodies)))
     rng.shuffle(order)
     origin: dict[int, str] = {}
     for i in order:
-        origin[i] = index.assign(
-            f"o{i}", fingerprint(bodies[i], url=f"https://o{i}.example/"), now
-        ).story_id
-    joined = wrong = 0
+        origin[i] = index.assign(f"o{i}", originals[i], now).story_id
+    joined = wrong = by_event = 0
     for i in order:
         copy = index.assign(
-            f"c{i}", fingerprint(edit(bodies[i], rng), url=f"https://c{i}.example/"), now
-        ).story_id
-        joined += copy == origin[i]
-        wrong += copy != origin[i] and copy in origin.values()
-    return joined / len(bodies), wrong / len(bodies)
+            f"c{i}", fingerprinter(edit(bodies[i], rng), f"https://c{i}.example/", langs[i]), now
+        )
+        joined += copy.story_id == origin[i]
+        by_event += copy.story_id == origin[i] and copy.match == "event"
+        wrong += copy.story_id != origin[i] and copy.story_id in origin.values()
+    n = len(bodies)
+    return joined / n, wrong / n, by_event / n

@@ -230,7 +230,7 @@ def _text_of(el: lxml.etree._Element) -> str:
 def _loose(text: str | None, group: int) -> Iterator[Block]:
     """Yield text that trafilatura left outside any block (in a tail) as a paragraph."""
     if text and text.strip():
-        lines = (normalize_line(line) for line in text.split("\n"))
+        lines = (normalize_line(line) for line in repair_mojibake(text).split("\n"))
         yield Block("p", "\n".join(line for line in lines if line), group)
 
 

@@ -134,7 +134,7 @@ _TIMESTAMP = re.compile(
 )
 
 _BYLINE = re.compile(
-    r"^(?:by|von|par|por|di|door|av)\s+[A-ZÀ-Ý][\w.'-]+(?:\s+[A-ZÀ-Ý][\w.'-]+){0,3}(?:\s*(?:,|and|&|und|et|y|e)\s*[A-ZÀ-Ý][\w.'-]+(?:\s+[A-ZÀ-Ý][\w.'-]+){0,3})*\s*(?:[,|–—-].{0,60})?$"
+    r"^(?i:by|von|par|por|di|door|av)\s+[A-ZÀ-Ý][\w.'-]+(?:\s+[A-ZÀ-Ý][\w.'-]+){0,3}(?:\s*(?:,|and|&|und|et|y|e)\s*[A-ZÀ-Ý][\w.'-]+(?:\s+[A-ZÀ-Ý][\w.'-]+){0,3})*\s*(?:[,|–—-].{0,60})?$"
 )
 
 _CONTRIBUTED = re.compile(

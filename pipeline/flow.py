@@ -87,7 +87,13 @@ def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
 
 
 def run_story(record: EnrichedRecord, index: StoryIndex, at: datetime | None = None) -> EnrichedRecord:
-    fp = story.fingerprint(record.text, title=record.title, url=record.canonical_url or record.url)
+    fp = story.fingerprint(
+        record.text,
+        title=record.title,
+        url=record.canonical_url or record.url,
+        entities=record.entities,
+        language=record.language.code,
+    )
     assignment = index.assign(record.id, fp, at or datetime.now(UTC))
     return record.model_copy(
         update={

@@ -7,7 +7,8 @@ A hybrid, because no single detector is both fast and accurate on short text:
 2. Fast path: CLD2 and fastText (microseconds each). When both name the same language,
    fastText is at least ``FAST_MIN_PROBABILITY`` sure, CLD2 calls it reliable, the language
    is not in a group of close languages the two cannot tell apart, and it agrees with the
-   declared language (if any), that is the answer.
+   declared language (if any), that is the answer. For the few languages fastText's model
+   lacks, CLD2's reliable answer alone stands.
 3. Slow path: lingua's low-accuracy scores over all languages, fused with the fast
    detectors' (weights ``FASTTEXT_WEIGHT``, ``CLD2_WEIGHT``) and the declared language as a
    prior (``DECLARED_PRIOR``, in nats: confident detection overrules it). When the winner
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 from pipeline.language_backends import HIGH_ACCURACY_LANGUAGES, SUPPORTED, get_backends
 from pipeline.models import Language
@@ -30,7 +32,7 @@ __all__ = ["MIN_LETTERS", "SAMPLE_CHARS", "detect", "normalize_code"]
 
 SAMPLE_CHARS = 1000  # detectors saturate well before this; bounds the cost of huge bodies
 MIN_LETTERS = 2  # below this nothing can be told
-MIN_LETTER_SHARE = 0.5  # of non-space characters: below, it is numbers, symbols or garbage
+MIN_LETTER_SHARE = 0.5  # digits and ASCII symbols above half the text: not prose
 FAST_MIN_PROBABILITY = 0.3
 FASTTEXT_WEIGHT = 0.2
 CLD2_WEIGHT = 2.0
@@ -50,18 +52,39 @@ _GROUPS: tuple[frozenset[str], ...] = (
 )
 _GROUP_OF: dict[str, frozenset[str]] = {code: group for group in _GROUPS for code in group}
 _NEVER_FAST = frozenset({"id", "ms", "bs", "hr", "sr", "nb", "nn", "da"})
+# Languages lid.176 does not know, outside the close groups: CLD2's reliable answer stands.
+_FASTTEXT_LACKS = frozenset({"lg", "mi", "sn", "ts"})
 
 _WHITESPACE = re.compile(r"\s+")
 # C0/C1 controls, surrogates (cannot be encoded, CLD2 rejects them) and private use.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffe\uffff]")
+_JUNK = str.maketrans("", "", "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 
 # Non-ISO-639-1 spellings of declared languages seen in HTML and feeds.
 _DECLARED_ALIASES = {
-    "no": "nb", "nob": "nb", "nor": "nb", "nno": "nn", "iw": "he", "in": "id", "ji": "yi",
-    "fil": "tl", "zho": "zh", "chi": "zh", "cmn": "zh", "yue": "zh", "zsm": "ms", "msa": "ms",
-    "may": "ms", "ind": "id", "hbs": "hr", "sh": "hr", "per": "fa", "pes": "fa", "arb": "ar",
+    "no": "nb",
+    "nob": "nb",
+    "nor": "nb",
+    "nno": "nn",
+    "iw": "he",
+    "in": "id",
+    "ji": "yi",
+    "fil": "tl",
+    "zho": "zh",
+    "chi": "zh",
+    "cmn": "zh",
+    "yue": "zh",
+    "zsm": "ms",
+    "msa": "ms",
+    "may": "ms",
+    "ind": "id",
+    "hbs": "hr",
+    "sh": "hr",
+    "per": "fa",
+    "pes": "fa",
+    "arb": "ar",
 }
 
 
@@ -97,9 +120,10 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
     """Return the language of ``title`` + ``text`` (``und`` when it cannot be told)."""
     prior = normalize_code(declared)
     sample = _sample(title, text)
-    letters = sum(map(str.isalpha, sample))
+    junk = len(sample) - len(sample.translate(_JUNK))
     visible = len(sample) - sample.count(" ")
-    if letters < MIN_LETTERS or letters < MIN_LETTER_SHARE * visible:
+    letters = sum(map(str.isalpha, sample))
+    if letters < MIN_LETTERS or junk > (1 - MIN_LETTER_SHARE) * visible:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     backends = get_backends()
     cld2 = backends.cld2(sample)
@@ -108,27 +132,28 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
         return Language(code="und", confidence=0.0, declared=prior, detected=cld2.languages[0][0])
 
     fast = cld2.languages[0][0] if cld2.languages else None
-    fast_p = fasttext.get(fast, 0.0) if fast else 0.0
-    if (
-        fast is not None
-        and cld2.reliable
-        and next(iter(fasttext), None) == fast
-        and fast_p >= FAST_MIN_PROBABILITY
-        and fast not in _NEVER_FAST
-        and prior in (None, fast)
-    ):
-        code = _script_fix(fast, sample)
-        confidence = (fast_p + cld2.languages[0][1] / 100) / 2
-        return Language(code=code, confidence=_clip(confidence), declared=prior, detected=code)
+    if fast is not None and cld2.reliable and fast not in _NEVER_FAST and prior in (None, fast):
+        share = cld2.languages[0][1] / 100
+        if fast in _FASTTEXT_LACKS:  # fastText cannot vote: CLD2 alone
+            confidence: float | None = share
+        elif next(iter(fasttext), None) == fast and fasttext[fast] >= FAST_MIN_PROBABILITY:
+            confidence = (fasttext[fast] + share) / 2
+        else:
+            confidence = None
+        if confidence is not None:
+            code = _script_fix(fast, sample)
+            return Language(code=code, confidence=_clip(confidence), declared=prior, detected=code)
 
     cld2_share = dict(cld2.languages)
     low = backends.lingua_low(sample)
-    ranked = _fuse(low, fasttext, cld2_share, prior, low.keys() | fasttext.keys() | cld2_share.keys())
+    ranked = _fuse(
+        low, fasttext, cld2_share, prior, low.keys() | fasttext.keys() | cld2_share.keys()
+    )
     if not ranked:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     best = ranked[0][1]
     if best in HIGH_ACCURACY_LANGUAGES:
-        group = ({best} | _GROUP_OF.get(best, frozenset()) | {c for _, c in ranked[:3]})
+        group = {best} | _GROUP_OF.get(best, frozenset()) | {c for _, c in ranked[:3]}
         group &= HIGH_ACCURACY_LANGUAGES
         if len(group) > 1:
             high = backends.lingua_high(sample, group)
@@ -145,11 +170,11 @@ def _fuse(
     fasttext: dict[str, float],
     cld2: dict[str, int],
     prior: str | None,
-    candidates: object,
+    candidates: Iterable[str],
 ) -> list[tuple[float, str]]:
     """Score each candidate by weighted log-evidence of the three detectors plus the prior."""
     scored = []
-    for code in candidates:  # type: ignore[attr-defined]
+    for code in candidates:
         if code not in SUPPORTED:
             continue
         score = (
@@ -175,7 +200,10 @@ def _script_fix(code: str, sample: str) -> str:
 def _sample(title: str | None, text: str | None) -> str:
     """Return a bounded, cleaned detection sample: title first, then the body."""
     parts = [p[: SAMPLE_CHARS * 2] for p in (title, text) if isinstance(p, str) and p]
-    cleaned = _UNPRINTABLE.sub(" ", " . ".join(parts))
+    raw = " . ".join(parts)
+    if raw.isprintable():  # the common case: one line, nothing to fold
+        return raw.strip()[:SAMPLE_CHARS]
+    cleaned = _UNPRINTABLE.sub(" ", raw)
     return _WHITESPACE.sub(" ", cleaned).strip()[:SAMPLE_CHARS]
 
 

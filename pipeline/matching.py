@@ -15,6 +15,7 @@ spans and a highlighted snippet) are built only for the watchlists that matched.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from pipeline.query import (
     Source,
     Words,
     compile_query,
+    fold_offsets,
     token_spans,
     tokenize,
 )
@@ -111,7 +113,20 @@ class _FieldIndex:
 class _Doc:
     """One article analysed once for every watchlist: token sets, joined text, entity ids, keys."""
 
-    __slots__ = ("A", "E", "H", "JH", "JT", "T", "_fields", "keys", "lang", "record", "sources")
+    __slots__ = (
+        "A",
+        "E",
+        "H",
+        "JH",
+        "JT",
+        "T",
+        "_fields",
+        "_folded",
+        "keys",
+        "lang",
+        "record",
+        "sources",
+    )
 
     def __init__(self, record: EnrichedRecord) -> None:
         self.record = record
@@ -141,6 +156,7 @@ class _Doc:
         keys.add("")
         self.keys = keys
         self._fields: dict[str, _FieldIndex] = {}
+        self._folded: dict[str, tuple[str, list[int] | None]] = {}
 
     def field(self, name: str) -> _FieldIndex:
         idx = self._fields.get(name)
@@ -154,9 +170,48 @@ class _Doc:
             return self.has_prefix(prefix, "text") or self.has_prefix(prefix, "title")
         if _PFX + prefix[:_PREFIX_KEY_LEN] not in self.keys:
             return False
-        words = self.field(field).sorted
-        i = bisect_left(words, prefix)
-        return i < len(words) and words[i].startswith(prefix)
+        # A token starts with the prefix iff " prefix" occurs in the space-joined tokens.
+        return (" " + prefix) in (self.JT if field == "text" else self.JH)
+
+    def folded(self, field: str) -> tuple[str, list[int] | None]:
+        """Return the folded text of ``field`` and its offset map (``query.fold_offsets``)."""
+        got = self._folded.get(field)
+        if got is None:
+            text = self.record.text if field == "text" else (self.record.title or "")
+            got = self._folded[field] = fold_offsets(text)
+        return got
+
+    def char_spans(self, leaf: Words | Prefix, field: str) -> list[tuple[int, int]]:
+        """Return up to ``MAX_SPANS`` character spans of a word, phrase or prefix in ``field``."""
+        if leaf.field not in ("any", field):
+            return []
+        folded, origin = self.folded(field)
+        if isinstance(leaf, Words):
+            first = leaf.tokens[0]
+            rest = re.compile(r"\s+".join(map(re.escape, leaf.tokens)) + r"(?!\S)")
+        else:
+            first = leaf.prefix
+            rest = re.compile(re.escape(leaf.prefix) + r"\S*")
+        out: list[tuple[int, int]] = []
+        # str.find (C speed) proposes starts; a match anchored there confirms the token bounds.
+        pos = folded.find(first)
+        while pos != -1 and len(out) < MAX_SPANS:
+            m = rest.match(folded, pos) if pos == 0 or folded[pos - 1].isspace() else None
+            if m is not None:
+                a, b = m.span()
+                out.append((a, b) if origin is None else (origin[a], origin[b - 1] + 1))
+            pos = folded.find(first, pos + 1)
+        return out
+
+    def mention_spans(self, entity_id: str, min_salience: float) -> list[tuple[int, int]]:
+        """Return the character spans of ``entity_id``'s mentions (entities below ``min_salience`` excluded)."""
+        out = {
+            (m.start, m.end)
+            for ent in self.record.entities
+            if ent.id == entity_id and ent.salience >= min_salience
+            for m in ent.mentions
+        }
+        return sorted(out)
 
     def from_source(self, domain: str) -> bool:
         return any(s == domain or s.endswith("." + domain) for s in self.sources)
@@ -316,7 +371,9 @@ def _build(node: Node, ms: float) -> Evaluator:
         return lambda d: not inner(d)
     if isinstance(node, Near):
         near, nfield = node, _near_field(node)
-        return lambda d: d.near(near, nfield, ms)
+        left, right = _build(node.left, ms), _build(node.right, ms)
+        # Both sides must occur before positions are worth computing.
+        return lambda d: left(d) and right(d) and d.near(near, nfield, ms)
     conjunctive = isinstance(node, And)
     singles: dict[str, set[str]] = {}
     others: list[Evaluator] = []
@@ -370,6 +427,8 @@ def _key_cost(key: str) -> float:
         return 40.0
     if key in _COMMON:
         return 1000.0
+    if len(key) <= 2:  # initials, "s" of possessives, particles
+        return 200.0
     if key.isdigit():
         return 30.0
     return max(1.0, 16.0 - len(key))
@@ -415,10 +474,10 @@ def _pairs(node: Node) -> list[Pair] | None:
         return list(dict.fromkeys(pair for p in plans if p is not None for pair in p))
     if isinstance(node, And | Near):
         children = node.children if isinstance(node, And) else (node.left, node.right)
-        plans = [p for p in (_pairs(c) for c in children) if p]
-        if not plans:
+        options: list[list[Pair]] = [p for p in (_pairs(c) for c in children) if p]
+        if not options:
             return None
-        best = min(plans, key=lambda p: (sum(map(_pair_cost, p)), p))
+        best = min(options, key=lambda p: (sum(_pair_cost(pair) for pair in p), p))
         required = sorted(_required_keys(node), key=lambda k: (_key_cost(k), k))
         out = []
         for primary, secondary in best:
@@ -432,7 +491,9 @@ def _pairs(node: Node) -> list[Pair] | None:
 def _plan(root: Node) -> tuple[Pair, ...]:
     pairs = _pairs(root)
     if not pairs:  # compile_query refuses such queries; kept as a guard
-        raise QueryError("position 0: query has no indexable term", position=0, reason="query_too_expensive")
+        raise QueryError(
+            "position 0: query has no indexable term", position=0, reason="query_too_expensive"
+        )
     return tuple(pairs)
 
 
@@ -441,9 +502,7 @@ def compile_watchlist(w: Watchlist, kb: EntityLookup | None = None) -> CompiledW
     query = compile_query(w.query, kb)
     fn = _with_filters(_build(query.root, w.min_salience), w)
     keys = _plan(query.root)
-    return CompiledWatchlist(
-        watchlist=w, query=query, evaluate=fn, keys=keys
-    )
+    return CompiledWatchlist(watchlist=w, query=query, evaluate=fn, keys=keys)
 
 
 # --- explanations -----------------------------------------------------------------------
@@ -459,9 +518,8 @@ def _snippet(text: str, start: int, end: int) -> str:
     return ("…" if lo > 0 else "") + " ".join(body.split()) + ("…" if hi < len(text) else "")
 
 
-def _leaf_match(leaf: Node, d: _Doc, field: str, ranges: list[tuple[int, int]]) -> Match:
-    idx = d.field(field)
-    spans = [Span(start=idx.spans[a][0], end=idx.spans[b - 1][1]) for a, b in ranges[:MAX_SPANS]]
+def _leaf_match(leaf: Node, d: _Doc, field: str, chars: list[tuple[int, int]]) -> Match:
+    spans = [Span(start=a, end=b) for a, b in chars[:MAX_SPANS]]
     text = d.record.text if field == "text" else (d.record.title or "")
     snippet = _snippet(text, spans[0].start, spans[0].end) if spans else ""
     fld: Literal["text", "title"] = "title" if field == "title" else "text"
@@ -469,6 +527,11 @@ def _leaf_match(leaf: Node, d: _Doc, field: str, ranges: list[tuple[int, int]]) 
         return Match(entity=leaf.id, field=fld, spans=spans, snippet=snippet)
     raw = leaf.raw if isinstance(leaf, Words | Prefix) else ""
     return Match(term=raw, field=fld, spans=spans, snippet=snippet)
+
+
+def _token_chars(d: _Doc, field: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans = d.field(field).spans
+    return [(spans[a][0], spans[b - 1][1]) for a, b in ranges[:MAX_SPANS]]
 
 
 def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
@@ -500,16 +563,10 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
         for fld in fields:
             pairs = d.near_pairs(node, fld, ms, False)
             if pairs:
-                out.append(
-                    _leaf_match(
-                        _near_operand(node.left, d, fld, ms), d, fld, sorted({a for a, _ in pairs})
-                    )
-                )
-                out.append(
-                    _leaf_match(
-                        _near_operand(node.right, d, fld, ms), d, fld, sorted({b for _, b in pairs})
-                    )
-                )
+                lefts = _token_chars(d, fld, sorted({a for a, _ in pairs}))
+                rights = _token_chars(d, fld, sorted({b for _, b in pairs}))
+                out.append(_leaf_match(_near_operand(node.left, d, fld, ms), d, fld, lefts))
+                out.append(_leaf_match(_near_operand(node.right, d, fld, ms), d, fld, rights))
         return out or None
     if not _build(node, ms)(d):
         return None
@@ -518,9 +575,14 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
         fields = (node.field,)
     out = []
     for fld in fields:
-        ranges = d.occurrences(node, fld, ms)
-        if ranges:
-            out.append(_leaf_match(node, d, fld, ranges))
+        if isinstance(node, EntityRef):
+            chars = d.mention_spans(node.id or node.value, ms)
+        elif isinstance(node, Words | Prefix):
+            chars = d.char_spans(node, fld)
+        else:
+            chars = []
+        if chars:
+            out.append(_leaf_match(node, d, fld, chars))
     if not out and isinstance(node, EntityRef):  # the entity is on the record without mentions
         out.append(Match(entity=node.id, field="text"))
     return out

@@ -55,6 +55,7 @@ __all__ = [
     "Words",
     "compile_query",
     "fold",
+    "fold_offsets",
     "leaves",
     "parse",
     "token_spans",
@@ -85,7 +86,8 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 _TOKEN = re.compile(r"\S+")
 _ASCII = frozenset(map(chr, range(128)))
 _BYTE_SEPARATORS = bytes(
-    32 if i < 128 and not (chr(i).isalnum() or chr(i) == "_" or chr(i).isspace()) else i for i in range(256)
+    32 if i < 128 and not (chr(i).isalnum() or chr(i) == "_" or chr(i).isspace()) else i
+    for i in range(256)
 )
 _ASCII_BYTES = bytes(range(128))
 # Letters that carry no Unicode decomposition but that readers treat as their base letter.
@@ -123,6 +125,8 @@ def _piece(char: str) -> str:
             piece = again
         if _IS_CJK.fullmatch(char):
             piece = f" {char} "
+        elif piece.isspace():
+            piece = " "  # "…" is one separator, not three: offsets stay put
         _PIECES[char] = piece
     return piece
 
@@ -152,27 +156,41 @@ def tokenize(text: str) -> list[str]:
     return fold(text).split()
 
 
+def fold_offsets(text: str) -> tuple[str, list[int] | None]:
+    """Return ``fold(text)`` and, unless offsets are unchanged, each folded offset's offset in ``text``.
+
+    The map has ``len(folded) + 1`` entries (the last is ``len(text)``); ``None`` means every
+    character folded to exactly one, the usual case, so folded offsets are text offsets.
+    """
+    folded = fold(text)
+    odd = {c: n for c in set(text) - _ASCII if (n := len(fold(c))) != 1}
+    if not odd and len(folded) == len(text):
+        return folded, None
+    # A contiguous range between two characters that folded to zero or several at a time.
+    origin: list[int] = []
+    last = 0
+    for m in re.finditer("[" + re.escape("".join(odd)) + "]", text) if odd else ():
+        origin.extend(range(last, m.start()))
+        origin.extend([m.start()] * odd[m.group()])
+        last = m.end()
+    origin.extend(range(last, len(text)))
+    origin.append(len(text))
+    if len(origin) != len(folded) + 1:  # a context-dependent case mapping; spans approximate
+        origin = [
+            min(round(j * len(text) / max(1, len(folded))), len(text))
+            for j in range(len(folded) + 1)
+        ]
+    return folded, origin
+
+
 def token_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Return the tokens of ``text`` (exactly as ``tokenize``) with their ``[start, end)`` spans in ``text``."""
-    folded = fold(text)
-    words: list[str] = []
-    spans: list[tuple[int, int]] = []
-    if len(folded) == len(text) and all(len(_piece(c)) == 1 for c in set(text.lower()) - _ASCII):
-        for m in _TOKEN.finditer(folded):  # every character folded to one: offsets are unchanged
-            words.append(m.group())
-            spans.append(m.span())
-        return words, spans
-    # Some characters folded to zero or several: map folded offsets back character by character.
-    origin: list[int] = []
-    for i, char in enumerate(text):
-        origin.extend([i] * len(fold(char)))
-    origin.append(len(text))
-    if len(origin) != len(folded) + 1:  # context-dependent case mapping; spans approximate
-        origin = [min(round(j * len(text) / max(1, len(folded))), len(text)) for j in range(len(folded) + 1)]
-    for m in _TOKEN.finditer(folded):
-        words.append(m.group())
-        a, b = m.span()
-        spans.append((origin[a], origin[b - 1] + 1))
+    folded, origin = fold_offsets(text)
+    words = folded.split()
+    if origin is None:
+        spans = [m.span() for m in _TOKEN.finditer(folded)]
+    else:
+        spans = [(origin[m.start()], origin[m.end() - 1] + 1) for m in _TOKEN.finditer(folded)]
     return words, spans
 
 

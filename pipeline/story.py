@@ -20,38 +20,60 @@ same text gives the same fingerprint in every process and on every machine.
 The story index (``MemoryStoryIndex`` here, ``workers.stories.RedisStoryIndex`` on Redis)
 looks the candidates up and verifies each with ``similar``: estimated Jaccard at least the
 threshold, or estimated containment of the shorter text at least the containment threshold.
-Both indexes implement one decision rule, ``decide``. Two outlets' own reports of one
-event share few shingles and are deliberately not grouped (see docs/decisions.md).
+Both indexes implement one decision rule, ``decide``.
+
+A second tier groups two outlets' own reports of one event, which share few shingles. When
+``fingerprint`` is given the record's linked entities (and its language), it adds an *event
+signature*: the ``EVENT_TERMS`` content words weighted highest by log term frequency times
+rarity in the language (``wordfreq`` Zipf frequencies), and the entity ids with their
+salience. An article that matched no story by MinHash joins a story when, against one of
+its members, the cosine of the term vectors is at least ``event_cosine`` *and* the
+salience-weighted Jaccard of the entity sets is at least ``event_entities``
+(``decide_event``). Candidates come from posting keys of the top entities and terms.
+Weights are integers, so both indexes compute exactly the same scores.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import struct
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import wordfreq
 
 __all__ = [
     "ANCHOR_MAX_STORIES",
     "BINS",
+    "DEFAULT_EVENT_COSINE",
+    "DEFAULT_EVENT_ENTITIES",
+    "EVENT_KEY_MAX_STORIES",
     "MAX_ANCHORS",
     "MAX_CANDIDATES",
     "MAX_MEMBERS",
     "MIN_AGREE",
     "MIN_NEAR_SHINGLES",
     "Assignment",
+    "EventMatch",
     "Fingerprint",
     "Match",
     "MemoryStoryIndex",
     "canonical_url",
     "decide",
+    "decide_event",
+    "decode_weights",
     "domain_of",
+    "encode_weights",
+    "event_similar",
     "fingerprint",
     "normalise",
     "pack_signature",
@@ -78,6 +100,22 @@ MAX_CANDIDATES = 8  # verify at most this many candidate stories (most shared ke
 MAX_MEMBERS = 8
 DEFAULT_CONTAINMENT = 0.65
 
+# Event tier (independent reports of one event). Thresholds were chosen on the evaluation's
+# different-article pairs and controlled rewrites, see docs/decisions.md.
+EVENT_TERMS = 32  # content words in a signature, highest weight first
+EVENT_MIN_TERMS = 8  # fewer weighted content words: no event signature
+EVENT_ENTITIES = 16  # most salient entities kept
+EVENT_MIN_SALIENCE = 0.05  # entities below this salience are passing mentions
+EVENT_KEY_ENTITIES = 6  # posting keys: the most salient entities ...
+EVENT_KEY_TERMS = 4  # ... and the heaviest terms
+EVENT_KEY_MAX_STORIES = 32  # a posting key shared by more stories is too common to use
+ZIPF_CEILING = 6.5  # words at least this frequent (Zipf) carry no weight: "said", "year"
+WEIGHT_SCALE = 1000  # weights are integers: identical arithmetic in Python and Lua
+DEFAULT_EVENT_COSINE = 0.4
+DEFAULT_EVENT_ENTITIES = 0.3
+# wordfreq needs extra tokenisers for these; unspaced scripts give no event signature anyway.
+_NO_EVENT_LANGUAGES = frozenset({"ja", "zh", "ko", "und"})
+
 _MASK = (1 << 32) - 1
 _BORROW = 0x9E3779B9  # 2^32 / golden ratio: offset marking densified (empty) bins
 _BIN_SHIFT = 32 - (BINS.bit_length() - 1)
@@ -89,7 +127,8 @@ _HAS_UNSPACED = re.compile(rf"[{_UNSPACED}]")
 _SPACED_WORD = re.compile(r"\w+")  # the same split, faster, for texts without such scripts
 _SIG = struct.Struct(f"<{BINS}I")
 
-MatchKind = Literal["new", "url", "text", "near"]
+MatchKind = Literal["new", "url", "text", "near", "event"]
+Weights = tuple[tuple[int, int], ...]  # (32-bit key hash, integer weight), heaviest first
 
 # Query parameters that identify a campaign or a click, never the article.
 _TRACKING = re.compile(
@@ -109,11 +148,33 @@ class Fingerprint:
     bands: tuple[str, ...] = ()
     anchors: tuple[str, ...] = ()
     size: int = 0  # distinct shingles
+    event_terms: Weights = ()  # content-word hashes and weights (event tier)
+    event_entities: Weights = ()  # entity-id hashes and salience weights (event tier)
+    event_keys: tuple[str, ...] = ()  # posting keys for event candidates
 
     @property
     def near_eligible(self) -> bool:
         """Whether the text is long enough for near-duplicate matching."""
         return self.size >= MIN_NEAR_SHINGLES and len(self.minhash) == BINS
+
+    @property
+    def event_eligible(self) -> bool:
+        """Whether the article can join a story as another report of the same event."""
+        return (
+            self.near_eligible
+            and len(self.event_terms) >= EVENT_MIN_TERMS
+            and bool(self.event_entities)
+        )
+
+
+class EntityLike(Protocol):
+    """What the event tier reads of an entity (``pipeline.models.Entity`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def salience(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +183,8 @@ class Assignment:
 
     ``duplicate_of`` is the id of the first copy when this one is an exact duplicate
     (same canonical URL or same normalised text) of a different record; ``match`` says how
-    the story was found, ``similarity`` the verified score (1.0 for exact, 0.0 for new).
+    the story was found (``event``: another report of the same event, by the event tier),
+    ``similarity`` the verified score (1.0 for exact, 0.0 for new, the term cosine for event).
     """
 
     story_id: str
@@ -142,6 +204,15 @@ class Match:
     @property
     def score(self) -> float:
         return max(self.jaccard, self.containment if self.accepted else 0.0)
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """The verdict of comparing two event signatures."""
+
+    cosine: float  # of the content-word vectors
+    entities: float  # salience-weighted Jaccard of the entity sets
+    accepted: bool
 
 
 def domain_of(url: str) -> str | None:
@@ -252,11 +323,80 @@ def _anchors(hashes: Iterable[int]) -> tuple[str, ...]:
     return tuple(f"{h:08x}" for h in sampled)
 
 
-def fingerprint(text: str, *, title: str | None = None, url: str = "") -> Fingerprint:
-    """Compute the exact and near-duplicate fingerprint of one article's cleaned text.
+@lru_cache(maxsize=8)
+def _frequencies(language: str) -> dict[str, float]:
+    try:
+        return wordfreq.get_frequency_dict(language)
+    except (LookupError, ValueError):  # no word list for that language
+        return {}
+
+
+def _hash_key(value: str) -> int:
+    return zlib.crc32(value.encode("utf-8", "surrogatepass"))
+
+
+def _event_terms(tokens: list[str], language: str) -> Weights:
+    """Weight content words by (1 + ln tf) x rarity and keep the ``EVENT_TERMS`` heaviest.
+
+    Rarity is ``ZIPF_CEILING`` minus the word's Zipf frequency in the language (a word the
+    list does not know is as rare as it gets), so function words and everyday news words
+    weigh nothing and names, places and topic words dominate. L2-normalised, then scaled to
+    integers.
+    """
+    freq = _frequencies(language)
+    if not freq:
+        return ()
+    counts = Counter(t for t in tokens[:MAX_TOKENS] if len(t) >= 3 and not t.isdigit())
+    weights: dict[str, float] = {}
+    for term, n in counts.items():
+        f = freq.get(term)
+        rarity = ZIPF_CEILING - (math.log10(f * 1e9) if f else 0.0)
+        if rarity > 0:
+            weights[term] = (1.0 + math.log(n)) * rarity
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:EVENT_TERMS]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    out: dict[int, int] = {}
+    for term, w in top:
+        q = round(w / norm * WEIGHT_SCALE)
+        if q > 0:
+            key = _hash_key(term)
+            out[key] = out.get(key, 0) + q
+    return tuple(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _event_entities(entities: Sequence[EntityLike]) -> Weights:
+    """Keep the ``EVENT_ENTITIES`` most salient entities as (id hash, salience x 1000)."""
+    best: dict[int, int] = {}
+    for entity in entities:
+        if entity.salience < EVENT_MIN_SALIENCE or not entity.id:
+            continue
+        key, weight = _hash_key(entity.id), max(1, round(entity.salience * WEIGHT_SCALE))
+        best[key] = max(best.get(key, 0), weight)
+    return tuple(sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:EVENT_ENTITIES])
+
+
+def _event_keys(terms: Weights, entities: Weights) -> tuple[str, ...]:
+    return (
+        *(f"e{h:08x}" for h, _ in entities[:EVENT_KEY_ENTITIES]),
+        *(f"t{h:08x}" for h, _ in terms[:EVENT_KEY_TERMS]),
+    )
+
+
+def fingerprint(
+    text: str,
+    *,
+    title: str | None = None,
+    url: str = "",
+    entities: Sequence[EntityLike] | None = None,
+    language: str | None = None,
+) -> Fingerprint:
+    """Compute the exact, near-duplicate and event fingerprint of one article's cleaned text.
 
     ``title`` is not part of it: outlets retitle syndicated copies, and the body is what
-    makes two articles one story. ``url`` gives the exact re-crawl key.
+    makes two articles one story. ``url`` gives the exact re-crawl key. ``entities`` (the
+    record's linked entities) and ``language`` (ISO 639-1; None means English) add the event
+    signature; without entities, or in a language without a word-frequency list, the
+    article is matched by the exact and MinHash tiers only.
     """
     del title  # deliberately unused, see above
     tokens = normalise(text)
@@ -273,6 +413,14 @@ def fingerprint(text: str, *, title: str | None = None, url: str = "") -> Finger
     sig = _signature(hashes)
     if size < MIN_NEAR_SHINGLES:
         return Fingerprint(content_hash=content_hash, url_key=url_key, minhash=sig, size=size)
+    terms: Weights = ()
+    ents: Weights = ()
+    lang = (language or "en").lower()
+    if entities and lang not in _NO_EVENT_LANGUAGES:
+        ents = _event_entities(entities)
+        terms = _event_terms(tokens, lang) if ents else ()
+        if len(terms) < EVENT_MIN_TERMS:
+            terms, ents = (), ()
     return Fingerprint(
         content_hash=content_hash,
         url_key=url_key,
@@ -280,6 +428,9 @@ def fingerprint(text: str, *, title: str | None = None, url: str = "") -> Finger
         bands=_bands(sig),
         anchors=_anchors(hashes),
         size=size,
+        event_terms=terms,
+        event_entities=ents,
+        event_keys=_event_keys(terms, ents) if terms else (),
     )
 
 
@@ -338,15 +489,96 @@ def decide(
     return best
 
 
+def encode_weights(weights: Weights) -> str:
+    """Serialise an event vector as ``"hash:weight hash:weight ..."`` (what Redis stores)."""
+    return " ".join(f"{h}:{w}" for h, w in weights)
+
+
+def decode_weights(data: str) -> Weights:
+    """Inverse of ``encode_weights``."""
+    out = []
+    for pair in data.split():
+        h, _, w = pair.partition(":")
+        out.append((int(h), int(w)))
+    return tuple(out)
+
+
+def event_similar(
+    a_terms: Weights,
+    a_entities: Weights,
+    b_terms: Weights,
+    b_entities: Weights,
+    *,
+    cosine: float,
+    entities: float,
+) -> EventMatch:
+    """Decide whether two event signatures report one event: both scores above threshold.
+
+    Why both: different stories of one company or one person share their entities, and
+    one site's different articles share their vocabulary; reports of one event share both.
+    The arithmetic (integer sums, one square root, one division) is mirrored in the Lua
+    script, so both indexes get bit-identical scores.
+    """
+    if not (a_terms and b_terms and a_entities and b_entities):
+        return EventMatch(0.0, 0.0, False)
+    bt = dict(b_terms)
+    dot = sum(w * bt.get(h, 0) for h, w in a_terms)
+    na = sum(w * w for _, w in a_terms)
+    nb = sum(w * w for _, w in b_terms)
+    cos = dot / math.sqrt(na * nb) if dot else 0.0
+    be = dict(b_entities)
+    inter = sum(min(w, be[h]) for h, w in a_entities if h in be)
+    union = sum(w for _, w in a_entities) + sum(w for _, w in b_entities) - inter
+    jac = inter / union if union else 0.0
+    return EventMatch(cos, jac, cos >= cosine and jac >= entities)
+
+
+def decide_event(
+    fp: Fingerprint,
+    candidates: Iterable[tuple[str, Weights, Weights]],
+    *,
+    cosine: float,
+    entities: float,
+) -> tuple[str, float] | None:
+    """Return the best accepted event candidate ``(story_id, term cosine)``, or None.
+
+    Ties go to the smaller story id so every process decides alike.
+    """
+    best: tuple[str, float] | None = None
+    for story_id, terms, ents in candidates:
+        m = event_similar(
+            fp.event_terms, fp.event_entities, terms, ents, cosine=cosine, entities=entities
+        )
+        if not m.accepted:
+            continue
+        if best is None or m.cosine > best[1] or (m.cosine == best[1] and story_id < best[0]):
+            best = (story_id, m.cosine)
+    return best
+
+
 def story_id_for(fp: Fingerprint) -> str:
     """Name a new story after its founding article's normalised text (deterministic)."""
     return "s_" + fp.content_hash[:24]
 
 
+@dataclass(frozen=True)
+class _Member:
+    sig: tuple[int, ...]
+    size: int
+    terms: Weights = ()
+    entities: Weights = ()
+
+
 @dataclass
 class _Story:
-    members: list[tuple[tuple[int, ...], int]]  # (signature, size) of up to MAX_MEMBERS
+    members: list[_Member]  # up to MAX_MEMBERS, the founder first
     expires: datetime
+
+
+def _member(fp: Fingerprint) -> _Member:
+    if fp.event_eligible:
+        return _Member(fp.minhash, fp.size, fp.event_terms, fp.event_entities)
+    return _Member(fp.minhash, fp.size)
 
 
 @dataclass
@@ -364,9 +596,12 @@ class MemoryStoryIndex:
     threshold: float = 0.4
     containment: float = DEFAULT_CONTAINMENT
     window: timedelta = timedelta(hours=72)
+    event_cosine: float = DEFAULT_EVENT_COSINE
+    event_entities: float = DEFAULT_EVENT_ENTITIES
     _exact: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
     _stories: dict[str, _Story] = field(default_factory=dict)
     _keys: dict[str, set[str]] = field(default_factory=dict)
+    _events: dict[str, set[str]] = field(default_factory=dict)
     _assigned: int = 0
 
     def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
@@ -374,28 +609,41 @@ class MemoryStoryIndex:
         self._assigned += 1
         if self._assigned % self.PRUNE_EVERY == 0:
             self.prune(at)
-        for kind, key in (("url", "u:" + fp.url_key), ("text", "h:" + fp.content_hash)):
+        exact_keys: tuple[tuple[MatchKind, str], ...] = (
+            ("url", "u:" + fp.url_key),
+            ("text", "h:" + fp.content_hash),
+        )
+        for exact, key in exact_keys:
             if key == "u:":
                 continue
             hit = self._exact.get(key)
             if hit is not None and hit[2] > at:
                 story_id, first, _ = hit
                 self._remember(fp, story_id, first, at)
-                return Assignment(story_id, first if first != record_id else None, kind, 1.0)  # type: ignore[arg-type]
+                return Assignment(story_id, first if first != record_id else None, exact, 1.0)
         found = decide(
             fp, self._candidates(fp, at), threshold=self.threshold, containment=self.containment
         )
+        kind: MatchKind = "near"
+        if found is None and fp.event_eligible:
+            found = decide_event(
+                fp,
+                self._event_candidates(fp, at),
+                cosine=self.event_cosine,
+                entities=self.event_entities,
+            )
+            kind = "event"
         if found is not None:
             self._remember(fp, found[0], record_id, at)
             story = self._stories[found[0]]
             if len(story.members) < MAX_MEMBERS:
-                story.members.append((fp.minhash, fp.size))
+                story.members.append(_member(fp))
                 self._index(fp, found[0])
-            return Assignment(found[0], None, "near", round(found[1], 4))
+            return Assignment(found[0], None, kind, round(found[1], 4))
         story_id = story_id_for(fp)
         self._remember(fp, story_id, record_id, at)
         if fp.near_eligible:
-            self._stories[story_id] = _Story([(fp.minhash, fp.size)], at + self.window)
+            self._stories[story_id] = _Story([_member(fp)], at + self.window)
             self._index(fp, story_id)
         return Assignment(story_id)
 
@@ -404,25 +652,29 @@ class MemoryStoryIndex:
         self._exact = {k: v for k, v in self._exact.items() if v[2] > at}
         self._stories = {k: v for k, v in self._stories.items() if v.expires > at}
         live = self._stories.keys()
-        pruned = {k: {s for s in v if s in live} for k, v in self._keys.items()}
-        self._keys = {k: v for k, v in pruned.items() if v}
+        for name in ("_keys", "_events"):
+            pruned = {k: {s for s in v if s in live} for k, v in getattr(self, name).items()}
+            setattr(self, name, {k: v for k, v in pruned.items() if v})
 
     def _index(self, fp: Fingerprint, story_id: str) -> None:
         for key in (*("b:" + b for b in fp.bands), *("a:" + a for a in fp.anchors)):
             self._keys.setdefault(key, set()).add(story_id)
+        if fp.event_eligible:
+            for key in fp.event_keys:
+                self._events.setdefault(key, set()).add(story_id)
 
     def _remember(self, fp: Fingerprint, story_id: str, record_id: str, at: datetime) -> None:
         for key in ("u:" + fp.url_key, "h:" + fp.content_hash):
             if key != "u:" and (key not in self._exact or self._exact[key][2] <= at):
                 self._exact[key] = (story_id, record_id, at + self.window)
 
-    def _candidates(self, fp: Fingerprint, at: datetime) -> list[tuple[str, tuple[int, ...], int]]:
-        if not fp.near_eligible:
-            return []
+    def _ranked(
+        self, postings: dict[str, set[str]], keys: Iterable[str], limit: int, at: datetime
+    ) -> list[str]:
         counts: dict[str, int] = {}
-        for key in (*("b:" + b for b in fp.bands), *("a:" + a for a in fp.anchors)):
-            members = self._keys.get(key)
-            if not members or len(members) > ANCHOR_MAX_STORIES:
+        for key in keys:
+            members = postings.get(key)
+            if not members or len(members) > limit:
                 continue
             for story_id in list(members):
                 story = self._stories.get(story_id)
@@ -430,5 +682,19 @@ class MemoryStoryIndex:
                     members.discard(story_id)
                     continue
                 counts[story_id] = counts.get(story_id, 0) + 1
-        ranked = sorted(counts, key=lambda s: (-counts[s], s))[:MAX_CANDIDATES]
-        return [(s, sig, size) for s in ranked for sig, size in self._stories[s].members]
+        return sorted(counts, key=lambda s: (-counts[s], s))[:MAX_CANDIDATES]
+
+    def _candidates(self, fp: Fingerprint, at: datetime) -> list[tuple[str, tuple[int, ...], int]]:
+        if not fp.near_eligible:
+            return []
+        keys = (*("b:" + b for b in fp.bands), *("a:" + a for a in fp.anchors))
+        ranked = self._ranked(self._keys, keys, ANCHOR_MAX_STORIES, at)
+        return [(s, m.sig, m.size) for s in ranked for m in self._stories[s].members]
+
+    def _event_candidates(
+        self, fp: Fingerprint, at: datetime
+    ) -> list[tuple[str, Weights, Weights]]:
+        ranked = self._ranked(self._events, fp.event_keys, EVENT_KEY_MAX_STORIES, at)
+        return [
+            (s, m.terms, m.entities) for s in ranked for m in self._stories[s].members if m.terms
+        ]

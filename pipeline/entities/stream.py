@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import accumulate
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 __all__ = ["COMMA", "HARD", "SOFT", "TokenStream", "fold", "key_of", "keys_of", "tokenize"]
 
@@ -45,17 +45,25 @@ def _build_table() -> dict[int, str]:
     for lo, hi in ranges:
         for cp in range(lo, hi):
             char = chr(cp)
-            base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            base = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
             if len(base) == 1 and base != char and base.isascii():
                 table[cp] = base.lower()
-    for cp, repl in {0x0131: "i", 0x00F8: "o", 0x00D8: "o", 0x0142: "l", 0x0141: "l", 0x0111: "d"}.items():
+    for cp, repl in {
+        0x0131: "i",
+        0x00F8: "o",
+        0x00D8: "o",
+        0x0142: "l",
+        0x0141: "l",
+        0x0111: "d",
+    }.items():
         table[cp] = repl
     return table
 
 
 _TABLE = _build_table()
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_PLAIN = (0, False)
 
 
 def fold(text: str) -> str:
@@ -105,7 +113,7 @@ class TokenStream:
 
 SOFT, COMMA, HARD = 0, 1, 2
 _SEPARATORS = (" ", " , ", " | ")
-_GAP_CACHE: dict[str, tuple[int, bool]] = {}
+_GAP_CACHE: dict[str, tuple[int, bool]] = {" ": (0, False)}
 
 
 def _classify(gap: str) -> tuple[int, bool]:
@@ -135,23 +143,30 @@ def tokenize(text: str) -> TokenStream:
                 folded = folded[:s] + "  " + folded[s + 2 :]
     parts = _SPLIT.split(folded)
     out = TokenStream(text=text)
-    if len(parts) < 2:
+    count = len(parts) // 2
+    if not count:
         return out
     positions = list(accumulate(map(len, parts)))
-    words = parts[1::2]
-    out.starts = positions[0::2][: len(words)]
+    out.starts = starts = positions[0::2][:count]
     out.ends = positions[1::2]
-    out.words = words = [w.replace(".", "") if "." in w else w for w in words]
-    classes = [_PLAIN if g == " " else _classify(g) for g in parts[2:-1:2]]
-    gaps = [HARD, *(c[0] for c in classes)]
-    out.gaps = gaps
-    out.sentence_start = [True, *(c[1] or c[0] == HARD and "\n" in g for c, g in zip(classes, parts[2:-1:2], strict=True))]
-    out.caps = [text[s].isupper() for s in out.starts]
-    pieces = [x for pair in zip(map(_SEPARATORS.__getitem__, gaps), words, strict=True) for x in pair][1:]
-    out.string = "".join(pieces)
-    offsets = list(accumulate(map(len, pieces)))
-    out.by_end = dict(zip(offsets[0::2], range(len(words)), strict=True))
-    out.by_offset = dict(zip([0, *offsets[1:-1:2]], range(len(words)), strict=True))
+    words = parts[1::2]
+    if "." in folded:
+        words = [w.replace(".", "") if "." in w else w for w in words]
+    out.words = words
+    get = _GAP_CACHE.get
+    classes = [get(g) or _classify(g) for g in parts[2:-1:2]]
+    out.gaps = gaps = [HARD, *[c[0] for c in classes]]
+    out.sentence_start = [True, *[c[1] for c in classes]]
+    out.caps = [text[s].isupper() for s in starts]
+    seps = [_SEPARATORS[g] for g in gaps[1:]]
+    seps.append("")
+    out.string = "".join([x for pair in zip(words, seps, strict=True) for x in pair])
+    offsets = [0, *accumulate([len(w) + len(sep) for w, sep in zip(words, seps, strict=True)])]
+    del offsets[-1]
+    out.by_offset = dict(zip(offsets, range(count), strict=True))
+    out.by_end = dict(
+        zip([o + len(w) for o, w in zip(offsets, words, strict=True)], range(count), strict=True)
+    )
     return out
 
 
@@ -171,7 +186,12 @@ def keys_of(names: list[str]) -> list[str]:
     if ". " in joined:
         for m in _MIDDLE_INITIAL.finditer(joined):
             s = m.start()
-            if s >= 3 and joined[s - 1] == " " and joined[s - 2].isalpha() and joined[s - 3].isalpha():
+            if (
+                s >= 3
+                and joined[s - 1] == " "
+                and joined[s - 2].isalpha()
+                and joined[s - 3].isalpha()
+            ):
                 folded = folded[:s] + "  " + folded[s + 2 :]
     parts = _SPLIT.split(folded)
     words = [w.replace(".", "") if "." in w else w for w in parts[1::2]]
@@ -179,11 +199,19 @@ def keys_of(names: list[str]) -> list[str]:
     seps = [
         " "
         if g == " "
-        else (_RECORD * g.count(_RECORD) if _RECORD in g else _SEPARATORS[_classify(g)[0]] if g else "")
+        else (
+            _RECORD * g.count(_RECORD)
+            if _RECORD in g
+            else _SEPARATORS[_classify(g)[0]]
+            if g
+            else ""
+        )
         for g in parts[2::2]
     ]
     head = _RECORD * parts[0].count(_RECORD)  # leading names without any word
-    keys = (head + "".join([x for pair in zip(words, seps, strict=True) for x in pair])).split(_RECORD)
+    keys = (head + "".join([x for pair in zip(words, seps, strict=True) for x in pair])).split(
+        _RECORD
+    )
     return [k.strip(" ,|") if k[:1] in " ,|" or k[-1:] in " ,|" else k for k in keys]
 
 

@@ -38,11 +38,12 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pipeline.entities.kb import KnowledgeBase
-from pipeline.entities.stream import HARD, SOFT, TokenStream, tokenize
-from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
 from pydantic import TypeAdapter
 
+from pipeline.entities.kb import KnowledgeBase
+from pipeline.entities.ner import NameFinder
+from pipeline.entities.stream import HARD, SOFT, TokenStream, key_of, tokenize
+from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
 from pipeline.models import Entity, EntityType
 
 __all__ = ["LEAD_CHARS", "tag", "unlinked_id"]
@@ -51,9 +52,12 @@ _ENTITIES = TypeAdapter(list[Entity])
 LEAD_CHARS = 400  # mentions starting before this offset are "in the lead"
 _MAX_RUN = 8  # longer capitalised runs are tables or headlines, not names
 
-_CONNECTORS = frozenset("of de del della da di do dos das du la le van von der den al el bin ibn bint y".split())
+_ACRONYM_SKIP = frozenset({"the", "and", "for", "s"})
+_CONNECTORS = frozenset(
+    "of de del della da di do dos das du la le van von der den al el bin ibn bint y".split()
+)
 _ORG_WORDS = frozenset(
-    "council ministry agency department party university college bank company corporation corp "
+    "council ministry agency department party university college bank company corporation corp church "
     "inc ltd llc group committee commission organization organisation association union "
     "institute foundation office court parliament congress senate army navy force forces "
     "times news post journal press network club federation authority service police".split()
@@ -165,12 +169,15 @@ class _Tagger:
         self.title_stream = tokenize(title) if title else None
         self.found: dict[str, _Found] = {}
         self.covered: set[int] = set()
+        self.acronyms: set[str] = set()  # short forms that must be written in capitals
         # word -> [((priority, -token index), id)]; min() = surname first, then most recent
         self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
         stream = self.stream
         self.lower_words = {w for w, c in zip(stream.words, stream.caps, strict=True) if not c}
         self.mid_caps = {
-            w for w, c, s in zip(stream.words, stream.caps, stream.sentence_start, strict=True) if c and not s
+            w
+            for w, c, s in zip(stream.words, stream.caps, stream.sentence_start, strict=True)
+            if c and not s
         }
 
     # -- helpers ------------------------------------------------------------------
@@ -208,6 +215,38 @@ class _Tagger:
                 continue
             self.short_forms.setdefault(word, []).append(((priority, -rank), found.id))
 
+    def _register_name(self, found: _Found, name: str, rank: int) -> None:
+        """Register the short forms of a knowledge-base name matched at token ``rank``.
+
+        People: first and last name. Organisations and other non-places: the one
+        distinctive word left after dropping organisation words, particles and
+        articles (``Church of Scientology`` -> ``Scientology``, ``Labour Party``
+        -> ``Labour``); nothing when several remain (``Google Chrome``).
+        """
+        words = [w for w in key_of(name).split() if w not in (",", "|")]
+        if found.type == "PERSON":
+            self._register_short_forms(found, words, rank)
+            return
+        self._register_acronym(found, words, rank)
+        if found.type != "LOC" and len(words) >= 2:
+            left = [w for w in words if w not in _ORG_WORDS and w not in _CONNECTORS and w != "the"]
+            if len(left) == 1 and len(left[0]) > 2:
+                self.short_forms.setdefault(left[0], []).append(((0, -rank), found.id))
+
+    def _register_acronym(self, found: _Found, words: list[str], rank: int) -> None:
+        """Register the initials of a multi-word name (``Korean People's Army`` -> ``KPA``).
+
+        Like other short forms they join only capitalised words after the full
+        name; ``_run`` further requires acronyms to be written in capitals.
+        """
+        content = [w for w in words if w not in _CONNECTORS and w not in _ACRONYM_SKIP]
+        if len(content) < 2:
+            return
+        acronym = "".join(w if w.isdigit() else w[0] for w in content)
+        if 2 <= len(acronym) <= 8:
+            self.short_forms.setdefault(acronym, []).append(((0, -rank), found.id))
+            self.acronyms.add(acronym)
+
     # -- steps --------------------------------------------------------------------
 
     def link_title(self) -> None:
@@ -221,7 +260,7 @@ class _Tagger:
             found.first = min(found.first, -1)
             if entry.type == "PERSON":
                 self._register_short_forms(found, title.words[m.i : m.j + 1], -1)
-                self._register_short_forms(found, entry.name.lower().split(), -1)
+            self._register_name(found, entry.name, -1)
 
     def _resolve(self, m: _Match, seen: dict[int, int]) -> int:
         cands = self.kb.candidates(m.kid)
@@ -241,7 +280,10 @@ class _Tagger:
             m
             for m in matches
             if shouting
-            or ((m.demonym_only or m.place or not self._extends(m, covered)) and not self._common_word(m))
+            or (
+                (m.demonym_only or m.place or not self._extends(m, covered))
+                and not self._common_word(m)
+            )
         ]
         seen: dict[int, int] = {}
         for m in kept:
@@ -256,7 +298,8 @@ class _Tagger:
             self._add(found, m.i, m.j)
             if entry.type == "PERSON":
                 self._register_short_forms(found, stream.words[m.i : m.j + 1], m.i)
-                self._register_short_forms(found, entry.name.lower().replace(",", " ").split(), m.i)
+            if found.first == m.i:
+                self._register_name(found, entry.name, m.i)
             self._define_acronym(found, m.j)
 
     def _common_word(self, m: _Match) -> bool:
@@ -295,9 +338,20 @@ class _Tagger:
             ):
                 return True
         before = m.i - 1
-        if m.i == m.j and before >= 0 and stream.gaps[m.i] == SOFT and before not in covered and not stream.sentence_start[before]:
+        if (
+            m.i == m.j
+            and before >= 0
+            and stream.gaps[m.i] == SOFT
+            and before not in covered
+            and not stream.sentence_start[before]
+        ):
             word = stream.words[before]
-            if word in _CONNECTORS and before >= 1 and stream.gaps[before] == SOFT and self._namey(stream, before - 1):
+            if (
+                word in _CONNECTORS
+                and before >= 1
+                and stream.gaps[before] == SOFT
+                and self._namey(stream, before - 1)
+            ):
                 return True
             if self._namey(stream, before):
                 return True
@@ -325,6 +379,9 @@ class _Tagger:
     def link_runs(self) -> None:
         """Join short forms to earlier full names; tag other capitalised runs as unlinked."""
         stream = self.stream
+        if self.kb.name_finder is not None:
+            self._finder_runs(self.kb.name_finder)
+            return
         if stream.text.isupper():
             return  # all capitals: capitalisation says nothing about names
         words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
@@ -338,17 +395,46 @@ class _Tagger:
                 nxt = end + 1
                 if caps[nxt]:
                     end = nxt
-                elif words[nxt] in _CONNECTORS and nxt + 1 < n and caps[nxt + 1] and gaps[nxt + 1] == SOFT:
+                elif (
+                    words[nxt] in _CONNECTORS
+                    and nxt + 1 < n
+                    and caps[nxt + 1]
+                    and gaps[nxt + 1] == SOFT
+                ):
                     end = nxt + 1
                 else:
                     break
             self._run(k, end)
 
-    def _run(self, i: int, j: int) -> None:
+    def _finder_runs(self, finder: NameFinder) -> None:
+        """Tag the names a statistical finder reports, where no link already covers them."""
+        stream = self.stream
+        first_token = dict(zip(stream.starts, range(len(stream.words)), strict=True))
+        last_token = dict(zip(stream.ends, range(len(stream.words)), strict=True))
+        for start, end, etype in sorted(finder(stream.text)):
+            i, j = first_token.get(start), last_token.get(end)
+            if i is None or j is None or i > j:
+                continue
+            k = i
+            while k <= j:  # split around tokens a knowledge-base link already took
+                if k in self.covered:
+                    k += 1
+                    continue
+                run_end = k
+                while run_end + 1 <= j and run_end + 1 not in self.covered:
+                    run_end += 1
+                self._run(k, run_end, etype)
+                k = run_end + 1
+
+    def _run(self, i: int, j: int, etype_hint: EntityType | None = None) -> None:
         stream = self.stream
         words = stream.words
-        person = False
-        while i <= j and (words[i] in HONORIFICS or words[i] in _CONNECTORS or not self._namey(stream, i)):
+        person = etype_hint == "PERSON"
+        while i <= j and (
+            words[i] in HONORIFICS
+            or words[i] in _CONNECTORS
+            or (not self._namey(stream, i) if etype_hint is None else words[i] == "the")
+        ):
             person = person or words[i] in HONORIFICS
             i += 1
         while j >= i and (words[j] in _CONNECTORS or words[j] in _calendar_words()):
@@ -356,14 +442,24 @@ class _Tagger:
         if i > j or j - i + 1 > _MAX_RUN:
             return
         run = words[i : j + 1]
-        if all(w in self.short_forms for w in run):
+        if all(w in self.short_forms for w in run) and all(
+            w not in self.acronyms or stream.surface(k, k).replace(".", "").isupper()
+            for k, w in zip(range(i, j + 1), run, strict=True)
+        ):
             for k in range(i, j + 1):
                 self._join_short_form(k)
             return
-        if len(run) == 1 and stream.sentence_start[i] and not stream.text[stream.starts[i] : stream.ends[i]].isupper():
+        if (
+            etype_hint is None
+            and len(run) == 1
+            and stream.sentence_start[i]
+            and not stream.text[stream.starts[i] : stream.ends[i]].isupper()
+        ):
             if run[0] not in self.mid_caps:
                 return
-        etype: EntityType = "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
+        etype: EntityType = etype_hint or (
+            "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
+        )
         key = unlinked_id(run)
         found = self._entity(key, stream.surface(i, j), etype, False)
         if person and found.type != "PERSON":
@@ -371,6 +467,8 @@ class _Tagger:
         self._add(found, i, j)
         if found.type != "ORG":
             self._register_short_forms(found, run, i)
+        if found.type != "PERSON":
+            self._register_acronym(found, run, i)
         self._define_acronym(found, j)
 
     def _join_short_form(self, k: int) -> None:
@@ -387,29 +485,35 @@ class _Tagger:
         self._add(self.found[min(eligible)[1]], k, k)
 
     def salience(self) -> list[Entity]:
-        counts = [len(f.spans) for f in self.found.values()]
-        top = max(counts, default=1) or 1
-        out = []
+        """Score each entity and return them, most salient first.
+
+        salience = 0.35 if named in the title + 0.25 if mentioned in the lead
+        (first ``LEAD_CHARS`` characters) + 0.4 x its mentions / the most
+        mentions of any entity in the article; so 0..1, and a name that is in
+        the title and the lead and is the most mentioned scores 1.
+        """
+        spans_of = {f.id: sorted(set(f.spans)) for f in self.found.values()}
+        top = max((len(s) for s in spans_of.values()), default=1) or 1
+        text = self.stream.text
+        ranked: list[tuple[float, int, str, dict[str, object]]] = []
         for f in self.found.values():
-            if not f.spans and not f.in_title:
+            spans = spans_of[f.id]
+            if not spans and not f.in_title:
                 continue
-            spans = sorted(set(f.spans))
             lead = bool(spans) and spans[0][0] < LEAD_CHARS
-            score = 0.35 * f.in_title + 0.25 * lead + 0.4 * len(spans) / top
-            text = self.stream.text
-            out.append(
-                {
-                    "id": f.id,
-                    "name": f.name,
-                    "type": f.type,
-                    "mentions": [{"start": s, "end": e, "text": text[s:e]} for s, e in spans],
-                    "salience": round(min(score, 1.0), 4),
-                    "linked": f.linked,
-                }
-            )
-        out.sort(key=lambda e: (-e["salience"], e["mentions"][0]["start"] if e["mentions"] else -1, e["id"]))
+            score = round(min(0.35 * f.in_title + 0.25 * lead + 0.4 * len(spans) / top, 1.0), 4)
+            entity = {
+                "id": f.id,
+                "name": f.name,
+                "type": f.type,
+                "mentions": [{"start": s, "end": e, "text": text[s:e]} for s, e in spans],
+                "salience": score,
+                "linked": f.linked,
+            }
+            ranked.append((-score, spans[0][0] if spans else -1, f.id, entity))
+        ranked.sort(key=lambda r: r[:3])
         # One bulk validation in pydantic-core is much cheaper than a model per mention.
-        return _ENTITIES.validate_python(out)
+        return _ENTITIES.validate_python([r[3] for r in ranked])
 
 
 def tag(text: str, *, title: str | None = None, kb: KnowledgeBase) -> list[Entity]:

@@ -24,7 +24,6 @@ import re
 from collections.abc import Iterator
 from enum import IntEnum
 
-
 __all__ = ["HONORIFICS", "CaseRule", "Kind", "case_rule", "forms_of"]
 
 _PAREN = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*")
@@ -129,4 +128,7 @@ def _forms(name: str, *, person: bool, place: bool = False) -> Iterator[tuple[st
 def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> list[tuple[str, Kind]]:
     """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``)."""
     derived = Kind.VARIANT if kind <= Kind.ALIAS else kind
-    return [(form, derived if generated else kind) for form, generated in _forms(name, person=person, place=place)]
+    return [
+        (form, derived if generated else kind)
+        for form, generated in _forms(name, person=person, place=place)
+    ]

@@ -32,7 +32,9 @@ def wirewatch(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_import_csv_then_list_show_lookup_remove(redis_url: str, tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
-    path.write_text('id,name,type,aliases\nkim,"KIM, Jong Un",PERSON,Kim Jong-un\nacme,Acme Corp,ORG,ACME\n')
+    path.write_text(
+        'id,name,type,aliases\nkim,"KIM, Jong Un",PERSON,Kim Jong-un\nacme,Acme Corp,ORG,ACME\n'
+    )
     done = wirewatch(redis_url, "import", str(path))
     assert done.returncode == 0, done.stderr
     assert "imported 2 entities" in done.stdout
@@ -59,7 +61,7 @@ def test_import_csv_then_list_show_lookup_remove(redis_url: str, tmp_path: Path)
 
 def test_import_ofac_pair_with_alt(redis_url: str, tmp_path: Path) -> None:
     sdn = tmp_path / "sdn.csv"
-    sdn.write_text('306,BANCO NACIONAL DE CUBA,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n')
+    sdn.write_text("306,BANCO NACIONAL DE CUBA,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n")
     alt = tmp_path / "other-alt.csv"
     alt.write_text("306,220,aka,NATIONAL BANK OF CUBA,-0- \n")
     done = wirewatch(redis_url, "import", str(sdn), "--format", "ofac", "--alt", str(alt))

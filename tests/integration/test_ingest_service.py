@@ -31,7 +31,9 @@ def _article(n: int) -> bytes:
     return json.dumps({"url": f"https://ingest.example/{n}", "text": f"Body {n}"}).encode()
 
 
-def _service(redis_url: str, sent: list[dict[str, Any]], **overrides: Any) -> tuple[IngestService, redis.Redis, Clock]:
+def _service(
+    redis_url: str, sent: list[dict[str, Any]], **overrides: Any
+) -> tuple[IngestService, redis.Redis, Clock]:
     client = redis.Redis.from_url(redis_url)
     settings = Settings(batch_size=3, batch_wait_ms=200, ingest_claim_idle_ms=1000, **overrides)
     clock = Clock()
@@ -51,7 +53,9 @@ def test_batches_by_size_and_by_wait(redis_url: str) -> None:
     clock.now += 0.25  # ... but not longer than batch_wait_ms
     assert service.poll_once(block_ms=10) == 1
     items = [i for b in sent for i in b["items"]]
-    assert [json.loads(i["payload"])["url"] for i in items] == [f"https://ingest.example/{n}" for n in range(4)]
+    assert [json.loads(i["payload"])["url"] for i in items] == [
+        f"https://ingest.example/{n}" for n in range(4)
+    ]
     assert all(i["id"] and i["entry"] for i in items)
     assert client.xlen(KEYS.ingest) == 0  # acknowledged and deleted
     assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0

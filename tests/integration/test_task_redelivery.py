@@ -25,7 +25,12 @@ KEYS = Keys()
 
 
 def _payload(n: int) -> str:
-    return json.dumps({"url": f"https://poison.example/{n}", "text": f"Dredging of channel {n} resumes on Monday."})
+    return json.dumps(
+        {
+            "url": f"https://poison.example/{n}",
+            "text": f"Dredging of channel {n} resumes on Monday.",
+        }
+    )
 
 
 def _send(redis_url: str, batch: dict[str, object], task_id: str) -> None:
@@ -35,7 +40,9 @@ def _send(redis_url: str, batch: dict[str, object], task_id: str) -> None:
         chain.apply_async(connection=conn)
 
 
-def test_a_redelivered_batch_is_split_so_batch_mates_finish(redis_url: str, pipeline_workers: PipelineProcesses) -> None:
+def test_a_redelivered_batch_is_split_so_batch_mates_finish(
+    redis_url: str, pipeline_workers: PipelineProcesses
+) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     task_id = f"redelivered-{uuid.uuid4().hex}"
     client.set(KEYS.task_deliveries(task_id, 0), 1)  # one earlier delivery died

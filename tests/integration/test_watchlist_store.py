@@ -63,7 +63,9 @@ def test_secrets_are_masked_in_public_views(redis_url: str) -> None:
     ("query", "error"),
     [("crane AND (", QueryError), ("entity:org:nowhere", QueryError)],
 )
-def test_bad_queries_are_refused_before_storing(redis_url: str, query: str, error: type[Exception]) -> None:
+def test_bad_queries_are_refused_before_storing(
+    redis_url: str, query: str, error: type[Exception]
+) -> None:
     store = _store(redis_url)
     with pytest.raises(error) as info:
         store.apply(parse_watchlists(f"watchlists:\n  - id: bad\n    query: '{query}'\n"))
@@ -94,7 +96,11 @@ def test_resources_follow_the_version(redis_url: str) -> None:
     store.remove("tides")
     now[0] += 1.1
     assert sorted(res.monitor().watchlists) == ["cranes"]  # incremental update
-    client.hset(KEYS.entities, "org:harbourco", EntityEntry(id="org:harbourco", name="HarbourCo").model_dump_json())
+    client.hset(
+        KEYS.entities,
+        "org:harbourco",
+        EntityEntry(id="org:harbourco", name="HarbourCo").model_dump_json(),
+    )
     client.incr(KEYS.entities_version)
     now[0] += 1.1
     assert "org:harbourco" in res.kb().entries

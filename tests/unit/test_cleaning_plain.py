@@ -204,3 +204,11 @@ def test_scripts_without_spaces_and_other_languages_keep_every_paragraph(
 ) -> None:
     text, _, _ = _clean_text("\n\n".join(paragraphs))
     assert text.split("\n\n") == paragraphs
+
+
+def test_cyrillic_read_as_windows_1251_is_repaired() -> None:
+    sentence = "Правительство объявило о новых мерах поддержки фермеров в понедельник."
+    text, _, _ = _clean_text(sentence.encode("utf-8").decode("cp1251"))
+    assert text == sentence
+    text, _, _ = _clean_text(sentence)  # correct Cyrillic is left alone
+    assert text == sentence

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.entities import EntityEntry, EntityFileError, KnowledgeBase, load_entries, load_ofac, tag
+from pipeline.entities import (
+    EntityEntry,
+    EntityFileError,
+    KnowledgeBase,
+    load_entries,
+    load_ofac,
+    tag,
+)
 from pipeline.entities.builtin import demonyms_of
 from pipeline.entities.stream import key_of, keys_of, tokenize
 
@@ -85,7 +92,9 @@ def test_keys_of_matches_tokenize() -> None:
 
 def test_load_csv_and_yaml(tmp_path: Path) -> None:
     csv_file = tmp_path / "e.csv"
-    csv_file.write_text('id,name,type,aliases\nacme,Acme Corp,ORG,"ACME|Acme Corporation"\np1,Jane Roe,person,\n')
+    csv_file.write_text(
+        'id,name,type,aliases\nacme,Acme Corp,ORG,"ACME|Acme Corporation"\np1,Jane Roe,person,\n'
+    )
     entries = load_entries(csv_file)
     assert entries[0].aliases == ["ACME", "Acme Corporation"]
     assert entries[1].type == "PERSON"
@@ -107,7 +116,9 @@ def test_load_csv_and_yaml(tmp_path: Path) -> None:
         ("h.csv", "id,name\nx," + "y" * 5000 + "\n", "line 2"),
     ],
 )
-def test_bad_entry_files_fail_clearly(tmp_path: Path, name: str, content: str, message: str) -> None:
+def test_bad_entry_files_fail_clearly(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(EntityFileError, match=message):
@@ -127,9 +138,9 @@ def test_load_ofac_pair(tmp_path: Path) -> None:
     sdn = tmp_path / "sdn.csv"
     alt = tmp_path / "alt.csv"
     sdn.write_text(
-        '36,AEROCARIBBEAN AIRLINES,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n'
+        "36,AEROCARIBBEAN AIRLINES,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n"
         '20157,"KIM, Jong Un",individual,DPRK3,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n'
-        '4238,MAR AZUL,vessel,CUBA,-0- ,CL2192,Tug,-0- ,212,Cuba,-0- ,-0- \n\x1a'
+        "4238,MAR AZUL,vessel,CUBA,-0- ,CL2192,Tug,-0- ,212,Cuba,-0- ,-0- \n\x1a"
     )
     alt.write_text("36,12,aka,AERO-CARIBBEAN,-0- \n")
     entries = {e.id: e for e in load_ofac(sdn, alt)}

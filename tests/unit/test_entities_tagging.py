@@ -28,7 +28,9 @@ def kb() -> KnowledgeBase:
     return builtin().extended(PEOPLE)
 
 
-def ids(text: str, title: str | None = None, base: KnowledgeBase | None = None) -> dict[str, list[str]]:
+def ids(
+    text: str, title: str | None = None, base: KnowledgeBase | None = None
+) -> dict[str, list[str]]:
     """Map entity id -> mention texts."""
     return {e.id: [m.text for m in e.mentions] for e in tag(text, title=title, kb=base or kb())}
 
@@ -53,7 +55,10 @@ def test_every_spelling_of_a_declared_person_links_to_one_id(text: str) -> None:
 
 def test_middle_initials_and_diacritics_fold() -> None:
     assert ids("Officials met Vladimir V. Putin.")["putin"] == ["Vladimir V. Putin"]
-    assert ids("John Kirby spoke, then John F. Kirby left.")["kirby"] == ["John Kirby", "John F. Kirby"]
+    assert ids("John Kirby spoke, then John F. Kirby left.")["kirby"] == [
+        "John Kirby",
+        "John F. Kirby",
+    ]
     assert "kim" in ids("Kím Jŏng Ún arrived.")
 
 
@@ -83,8 +88,12 @@ def test_country_variants_acronyms_and_demonyms_share_the_builtin_id() -> None:
 
 
 def test_acronym_defined_in_the_text_links_to_the_defined_entity() -> None:
-    base = builtin().extended([EntityEntry(id="icc", name="International Criminal Court", type="ORG")])
-    found = ids("The International Criminal Court (ICC) said on Monday that the ICC would rule.", base=base)
+    base = builtin().extended(
+        [EntityEntry(id="icc", name="International Criminal Court", type="ORG")]
+    )
+    found = ids(
+        "The International Criminal Court (ICC) said on Monday that the ICC would rule.", base=base
+    )
     assert found["icc"] == ["International Criminal Court", "ICC", "ICC"]
 
 
@@ -167,7 +176,17 @@ def test_lead_mentions_weigh_more_than_late_ones() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "\x00\x01", "(((", "A" * 100_000, "É" * 5000, "Mr. " * 2000, "\u0130stanbul", "🙂 Kim 🙂"],
+    [
+        "",
+        " ",
+        "\x00\x01",
+        "(((",
+        "A" * 100_000,
+        "É" * 5000,
+        "Mr. " * 2000,
+        "\u0130stanbul",
+        "🙂 Kim 🙂",
+    ],
 )
 def test_hostile_text_never_crashes(text: str) -> None:
     for entity in tag(text, title=text[:100], kb=kb()):
@@ -178,3 +197,53 @@ def test_hostile_text_never_crashes(text: str) -> None:
 def test_empty_knowledge_base_still_tags_unlinked_names() -> None:
     found = ids("Angela Merkel visited Paris.", base=KnowledgeBase())
     assert unlinked_id(["angela", "merkel"]) in found
+
+
+def test_a_name_finder_replaces_the_capitalisation_heuristic() -> None:
+    """An in-memory stand-in for a statistical model: it reports exactly the names it is given."""
+
+    def finder(text: str) -> list[tuple[int, int, str]]:
+        spans = []
+        for name, etype in (
+            ("acme widgets", "ORG"),
+            ("jane roe", "PERSON"),
+            ("Kim Jong Un", "PERSON"),
+        ):
+            at = text.find(name)
+            if at >= 0:
+                spans.append((at, at + len(name), etype))
+        return spans
+
+    base = kb().extended([])
+    base.name_finder = finder  # type: ignore[assignment]
+    found = {
+        e.id: e
+        for e in tag("Kim Jong Un met jane roe of acme widgets and Adrienne Watson.", kb=base)
+    }
+    assert "kim" in found  # knowledge-base links win over the finder's span
+    assert found[unlinked_id(["jane", "roe"])].type == "PERSON"
+    assert found[unlinked_id(["acme", "widgets"])].type == "ORG"
+    assert unlinked_id(["adrienne", "watson"]) not in found  # the heuristic is off
+
+
+def test_spacy_finder_is_none_without_spacy_or_model() -> None:
+    from pipeline.entities.ner import spacy_finder
+
+    assert spacy_finder("") is None
+    assert spacy_finder("no_such_model_package_xyz") is None
+
+
+def test_initials_and_distinctive_word_of_an_organisation_join_it_after_its_full_name() -> None:
+    base = builtin().extended(
+        [
+            EntityEntry(id="kpa", name="Korean People's Army", type="ORG"),
+            EntityEntry(id="cos", name="Church of Scientology", type="ORG"),
+        ]
+    )
+    text = (
+        "KPA units moved. The Korean People's Army said the KPA was ready. "
+        "The Church of Scientology replied; Scientology critics and SCIENTOLOGY fans differ."
+    )
+    found = ids(text, base=base)
+    assert found["kpa"] == ["Korean People's Army", "KPA"]  # not the KPA before the full name
+    assert found["cos"][:2] == ["Church of Scientology", "Scientology"]

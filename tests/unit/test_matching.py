@@ -138,7 +138,9 @@ def test_disabled_watchlist_never_matches() -> None:
 
 
 def test_hit_explains_terms_with_spans_and_snippets() -> None:
-    monitor = Monitor([Watchlist(id="w", query='entity:kp-kim AND "missile tests" AND title:putin')])
+    monitor = Monitor(
+        [Watchlist(id="w", query='entity:kp-kim AND "missile tests" AND title:putin')]
+    )
     rec = record()
     (hit,) = monitor.match(rec)
     by_kind = {(m.entity or m.term, m.field): m for m in hit.matches}
@@ -164,7 +166,12 @@ def test_spans_of_folded_words_cover_the_original_spelling() -> None:
 def test_near_explanation_shows_both_sides() -> None:
     (hit,) = Monitor([Watchlist(id="w", query="putin NEAR/3 vladivostok")]).match(record())
     terms = sorted((m.term or "", m.field) for m in hit.matches)
-    assert terms == [("putin", "text"), ("putin", "title"), ("vladivostok", "text"), ("vladivostok", "title")]
+    assert terms == [
+        ("putin", "text"),
+        ("putin", "title"),
+        ("vladivostok", "text"),
+        ("vladivostok", "title"),
+    ]
 
 
 def test_source_and_lang_explanations() -> None:
@@ -236,7 +243,9 @@ def test_empty_and_punctuation_only_articles() -> None:
 
 def test_large_repetitive_article_stays_bounded() -> None:
     text = "putin sanctions " * 50_000
-    monitor = Monitor([Watchlist(id="w", query="putin NEAR/1 sanctions"), Watchlist(id="v", query="putin")])
+    monitor = Monitor(
+        [Watchlist(id="w", query="putin NEAR/1 sanctions"), Watchlist(id="v", query="putin")]
+    )
     hits = monitor.match(record(text=text, entities=[]))
     assert [h.watchlist.id for h in hits] == ["v", "w"]
     assert all(len(m.spans) <= 10 for h in hits for m in h.matches)
@@ -300,9 +309,15 @@ def test_presearch_agrees_with_brute_force_on_random_queries() -> None:
     total = 0
     for i in range(40):
         text = ". ".join(rng.sample(sentences, k=rng.randint(1, len(sentences))))
-        rec = record(text=text, title=rng.choice([None, "Putin in Vladivostok", "Merkel"]), lang=rng.choice(["en", "fr"]))
+        rec = record(
+            text=text,
+            title=rng.choice([None, "Putin in Vladivostok", "Merkel"]),
+            lang=rng.choice(["en", "fr"]),
+        )
         fast, slow = monitor.match(rec), monitor.match_bruteforce(rec)
-        assert [(h.watchlist.id, h.matches) for h in fast] == [(h.watchlist.id, h.matches) for h in slow], i
+        assert [(h.watchlist.id, h.matches) for h in fast] == [
+            (h.watchlist.id, h.matches) for h in slow
+        ], i
         assert len(monitor.candidates(rec)) < len(watchlists)
         total += len(fast)
     assert total > 100  # the generator produces matches, so agreement is not vacuous

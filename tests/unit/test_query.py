@@ -35,7 +35,11 @@ class Names:
 
     def lookup(self, name: str) -> list[EntityEntry]:
         key = " ".join(tokenize(name))
-        return [e for e in self.entries.values() if key in {" ".join(tokenize(n)) for n in [e.name, *e.aliases]}]
+        return [
+            e
+            for e in self.entries.values()
+            if key in {" ".join(tokenize(n)) for n in [e.name, *e.aliases]}
+        ]
 
 
 KB = Names(
@@ -70,7 +74,7 @@ def test_fold_removes_case_and_diacritics() -> None:
 
 def test_fold_treats_punctuation_as_separators() -> None:
     assert tokenize("Kim Jong-un’s “plan”, 2022.") == ["kim", "jong", "un", "s", "plan", "2022"]
-    assert fold("a\u00a0b") .split() == ["a", "b"]
+    assert fold("a\u00a0b").split() == ["a", "b"]
 
 
 def test_cjk_characters_are_single_tokens() -> None:
@@ -81,7 +85,14 @@ def test_token_spans_point_into_the_original_text() -> None:
     text = "İstanbul, Straße — nai\u0308ve Köln 北京"
     words, spans = token_spans(text)
     assert words == tokenize(text)
-    assert [text[a:b] for a, b in spans] == ["İstanbul", "Straße", "nai\u0308ve", "Köln", "北", "京"]
+    assert [text[a:b] for a, b in spans] == [
+        "İstanbul",
+        "Straße",
+        "nai\u0308ve",
+        "Köln",
+        "北",
+        "京",
+    ]
 
 
 # --- grammar ----------------------------------------------------------------------------
@@ -106,8 +117,16 @@ def test_not_near_parentheses_and_fields() -> None:
     assert isinstance(scoped, Or)
     prefix, phrase = scoped.children
     assert isinstance(prefix, Prefix) and prefix.prefix == "missile" and prefix.field == "title"
-    assert isinstance(phrase, Words) and phrase.tokens == ("nuclear", "test") and phrase.field == "title"
-    assert isinstance(negated, Not) and isinstance(negated.child, Words) and negated.child.field == "text"
+    assert (
+        isinstance(phrase, Words)
+        and phrase.tokens == ("nuclear", "test")
+        and phrase.field == "title"
+    )
+    assert (
+        isinstance(negated, Not)
+        and isinstance(negated.child, Words)
+        and negated.child.field == "text"
+    )
 
 
 def test_unquoted_hyphenated_word_is_a_phrase() -> None:
@@ -221,7 +240,9 @@ def test_real_knowledge_base_lookup_resolves_names() -> None:
         ('""', 0, "empty phrase"),
     ],
 )
-def test_malformed_queries_name_position_and_expectation(query: str, position: int, expected: str) -> None:
+def test_malformed_queries_name_position_and_expectation(
+    query: str, position: int, expected: str
+) -> None:
     err = error_of(query)
     assert err.position == position, str(err)
     assert expected in str(err)

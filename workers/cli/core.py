@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -228,17 +229,23 @@ def push(source: str, quiet: bool) -> None:
     keys = Keys(settings.prefix)
     client = _client()
     accepted = 0
-    rejected: list[tuple[str, str, str]] = []
+    reasons: Counter[str] = Counter()
+    examples: list[tuple[str, str, str]] = []  # the first few, so memory stays bounded
     chunk: list[str] = []
-    items = list(_candidates(source))
-    with click.progressbar(
-        items, label="pushing", file=sys.stderr if not quiet else open(os.devnull, "w")
-    ) as bar:
+    with contextlib.ExitStack() as stack:
+        sink = sys.stderr if not quiet else stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
+        bar = stack.enter_context(
+            click.progressbar(
+                _candidates(source), length=_count(source), label="pushing", file=sink
+            )
+        )
         for label, raw in bar:
             try:
                 parse_article(raw, max_body_bytes=settings.max_body_bytes)
             except PipelineError as exc:
-                rejected.append((label, exc.reason, exc.detail))
+                reasons[exc.reason] += 1
+                if len(examples) < 20:
+                    examples.append((label, exc.reason, exc.detail))
                 continue
             chunk.append(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
             if len(chunk) >= 200:
@@ -246,15 +253,33 @@ def push(source: str, quiet: bool) -> None:
                 chunk = []
         if chunk:
             accepted += len(push_many(client, chunk, keys=keys))
-    click.echo(f"accepted {accepted}, rejected {len(rejected)}")
+    rejected = sum(reasons.values())
+    click.echo(f"accepted {accepted}, rejected {rejected}")
     if rejected:
-        for reason, count in Counter(r for _, r, _ in rejected).most_common():
+        for reason, count in reasons.most_common():
             click.echo(f"  {reason}: {count}")
-        for label, reason, detail in rejected[:20]:
+        for label, reason, detail in examples:
             click.echo(f"  {label}: {reason}: {detail}")
-        if len(rejected) > 20:
-            click.echo(f"  ... and {len(rejected) - 20} more")
+        if rejected > len(examples):
+            click.echo(f"  ... and {rejected - len(examples)} more")
         raise SystemExit(3)
+
+
+def _count(source: str) -> int | None:
+    """Return how many candidates ``source`` holds (for the progress bar), None for stdin."""
+    if source == "-":
+        return None
+    path = Path(source)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    total = 0
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix in (".html", ".htm", ".txt"):
+            total += 1
+        elif suffix in (".jsonl", ".ndjson") or not path.is_dir():
+            with contextlib.suppress(OSError), file.open("rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+    return total
 
 
 # -- process --------------------------------------------------------------------------------

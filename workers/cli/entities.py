@@ -53,7 +53,9 @@ def _read(path: Path, fmt: str | None, alt: Path | None) -> list[EntityEntry]:
     return load_entries(path)
 
 
-def store_entries(client: Any, keys: Keys, entries: list[EntityEntry], *, replace: bool = False) -> int:
+def store_entries(
+    client: Any, keys: Keys, entries: list[EntityEntry], *, replace: bool = False
+) -> int:
     """Write ``entries`` to the entities hash and bump its version; return the new version."""
     pipe = client.pipeline(transaction=False)
     if replace:
