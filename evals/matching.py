@@ -10,11 +10,12 @@ Articles: the 181 gold bodies of ``aeb/ground-truth.json`` and texts assembled f
 ``langid`` sentences, with SDN names written into some of them (recorded as entities
 with mention spans, as the tagger would) and country names found in the text linked.
 
-Figures: ``ms_per_article`` is the median thread CPU time of ``Monitor.match`` (article
-analysis, presearch, evaluation, explanations), CPU time so that other processes on a
-shared machine do not count; ``speedup_vs_bruteforce`` is total brute-force time over
-total presearch time on the same articles in the same run; ``agree`` is the fraction of
-articles whose hits (ids and explanations) are identical to brute force's.
+Figures: ``ms_per_article`` is the median over articles of the thread CPU time of
+``Monitor.match`` (article analysis, presearch, evaluation, explanations), the least of
+three runs per article, CPU time so that other processes on a shared machine count as
+little as possible; ``speedup_vs_bruteforce`` is total brute-force time over total
+presearch time, one run each, on the same articles in the same run; ``agree`` is the
+fraction of articles whose hits (ids and explanations) are identical to brute force's.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from pipeline.models import EnrichedRecord, Entity, Language, Mention
 from pipeline.query import tokenize
 from pipeline.watchlist import Watchlist
 
-__all__ = ["SdnEntry", "build_articles", "build_watchlists", "load_sdn", "run"]
+__all__ = ["SdnEntry", "build_articles", "build_watchlists", "build_workload", "load_sdn", "run"]
 
 WATCHLISTS = 100_000
 GENERATED_ARTICLES = 200
+_REPEATS = 3
 SEED = 20220101
 _WORD = re.compile(r"\w+")
 _MAX_SENTENCES = 2  # of the 200 per language
@@ -90,14 +92,29 @@ def load_sdn(folder: Path) -> list[SdnEntry]:
     return out
 
 
+def _is_topic_word(t: str, lang: str, seen: dict[str, int], names: set[str]) -> bool:
+    """Whether ``t`` is a word a subscriber might watch: uncommon in its language and in English.
+
+    Uncommon means in few of the sentences and, where wordfreq knows the language, at
+    most ``_MAX_ZIPF`` on its Zipf scale (else a name, capitalised inside a sentence, or a
+    long word). English is checked too because English turns up in every language's news.
+    """
+    if len(t) < 4 or seen[t.lower()] > _MAX_SENTENCES:
+        return False
+    if wordfreq.zipf_frequency(t, "en") > _MAX_ZIPF:
+        return False
+    if lang in _WORDFREQ_LANGS:
+        return bool(wordfreq.zipf_frequency(t, lang) <= _MAX_ZIPF)
+    return t in names or len(t) >= 7
+
+
 def _vocabulary(
     langid: Path,
 ) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
-    """Return per language: word types, bigrams, and the raw sentences.
+    """Return per language: topic words, bigrams holding one, and the sentences for articles.
 
-    Subscribers watch names and topics, not function words: words are drawn from those
-    uncommon in the language (wordfreq's Zipf frequency at most ``_MAX_ZIPF``) and in the
-    sentences, and a bigram needs one such word (``"of the"`` is never a watchlist).
+    Queries draw on the first half of each language's sentences, generated articles on
+    the second: an article shares words with watchlists the way unrelated news does.
     """
     words: dict[str, list[str]] = {}
     bigrams: dict[str, list[str]] = {}
@@ -105,8 +122,6 @@ def _vocabulary(
     for path in sorted((langid / "sentences").glob("*.txt")):
         lang = path.stem
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        # Queries draw on the first half, generated articles on the second: an article
-        # shares words with watchlists the way unrelated news does, not sentence for sentence.
         half = len(lines) // 2
         lines, sentences[lang] = lines[:half], lines[half:]
         # Scripts written without spaces give whole clauses as one \w+ run: skip those.
@@ -118,32 +133,16 @@ def _vocabulary(
         for toks in tokenised:
             for key in {t.lower() for t in toks}:
                 seen[key] = seen.get(key, 0) + 1
-
         names = {t for toks in tokenised for t in toks[1:] if t[:1].isupper() and not t.isupper()}
-
-        known = lang in _WORDFREQ_LANGS
-
-        def rare(t: str) -> bool:
-            # Topic words: in few sentences, and uncommon by wordfreq's Zipf scale where it
-            # knows the language (else a name, capitalised inside a sentence, or a long word).
-            if len(t) < 4 or seen[t.lower()] > _MAX_SENTENCES:
-                return False
-            if (
-                wordfreq.zipf_frequency(t, "en") > _MAX_ZIPF
-            ):  # English turns up in every language's news
-                return False
-            if known:
-                return bool(wordfreq.zipf_frequency(t, lang) <= _MAX_ZIPF)
-            return t in names or len(t) >= 7
-
+        topical = {t for toks in tokenised for t in toks if _is_topic_word(t, lang, seen, names)}
         types: dict[str, None] = {}
         pairs: dict[str, None] = {}
         for toks in tokenised:
             for t in toks:
-                if rare(t):
+                if t in topical:
                     types.setdefault(t)
             for a, b in zip(toks, toks[1:], strict=False):
-                if len(a) >= 3 and len(b) >= 3 and (rare(a) or rare(b)):
+                if len(a) >= 3 and len(b) >= 3 and (a in topical or b in topical):
                     pairs.setdefault(f"{a} {b}")
         words[lang] = list(types)
         bigrams[lang] = list(pairs)
@@ -362,13 +361,20 @@ def _cpu_ms(fn: object, record: EnrichedRecord) -> tuple[float, list[tuple[str, 
     ]
 
 
-def run(data_dir: Path) -> dict[str, float]:
-    """Build 100,000 watchlists and the articles, match both ways, return the figures."""
+def build_workload(
+    data_dir: Path, total: int = WATCHLISTS
+) -> tuple[list[Watchlist], list[EnrichedRecord]]:
+    """Return the generated watchlists and the articles (shared with ``bench matching``)."""
     sdn = load_sdn(data_dir / "ofac-sdn-2022")
     words, bigrams, sentences = _vocabulary(data_dir / "langid")
     records = build_articles(data_dir, sdn, sentences)
     domains = sorted({r.source or "" for r in records})
-    watchlists = build_watchlists(sdn, words, bigrams, domains, WATCHLISTS)
+    return build_watchlists(sdn, words, bigrams, domains, total), records
+
+
+def run(data_dir: Path) -> dict[str, float]:
+    """Build 100,000 watchlists and the articles, match both ways, return the figures."""
+    watchlists, records = build_workload(data_dir)
     started = time.monotonic()
     monitor = Monitor(watchlists)
     build_s = time.monotonic() - started
@@ -377,22 +383,27 @@ def run(data_dir: Path) -> dict[str, float]:
         raise RuntimeError(f"{len(monitor.errors)} generated watchlists refused, e.g. {wid}: {err}")
     for record in records:  # warm caches (folding table) before timing
         monitor.match(record)
-    fast, slow, agree, hits, candidates = [], [], 0, 0, []
+    fast, best, slow, agree, hits, candidates = [], [], [], 0, 0, []
     for record in records:
         ms_fast, got = _cpu_ms(monitor.match, record)
         ms_slow, want = _cpu_ms(monitor.match_bruteforce, record)
+        # The cost of one article is the least of a few runs: on a shared machine the
+        # others only add what other processes cost us (caches, a shared core).
+        again = min(_cpu_ms(monitor.match, record)[0] for _ in range(_REPEATS - 1))
         fast.append(ms_fast)
+        best.append(min(ms_fast, again))
         slow.append(ms_slow)
         agree += got == want
         hits += len(got)
         candidates.append(len(monitor.candidates(record)))
     return {
-        "ms_per_article": round(statistics.median(fast), 4),
+        "ms_per_article": round(statistics.median(best), 4),
         "speedup_vs_bruteforce": round(sum(slow) / sum(fast), 1),
         "agree": agree / len(records),
         "watchlists": float(len(monitor)),
         "articles": float(len(records)),
-        "p90_ms": round(statistics.quantiles(fast, n=10)[-1], 4),
+        "p90_ms": round(statistics.quantiles(best, n=10)[-1], 4),
+        "single_run_ms_per_article": round(statistics.median(fast), 4),
         "bruteforce_ms_per_article": round(statistics.median(slow), 2),
         "candidates_per_article": float(statistics.median(candidates)),
         "hits_per_article": round(hits / len(records), 2),

@@ -15,11 +15,9 @@ Timings are CPU time (``time.process_time``) of ``fingerprint`` alone: ``ms_per_
 over all documents, ``ms_per_5kb`` over the articles of 4.5-5.5 KB.
 
 Hard negatives come for free: the 181 articles include several sites with more than one
-article, articles on the same topic, and independent reports of the same event by
-different outlets (the benchmark crawled many pages on the same days); each counts as its
-own story, since only copies are to be grouped. A second set puts the 20 shortest articles
-inside one outlet's identical header and footer: each must join its own article's story
-and not the other 19.
+article and articles on the same topic; each counts as its own story. A second set puts the
+20 shortest articles inside one outlet's identical header and footer: each must join its
+own article's story and not the other 19.
 
 All documents go through one ``MemoryStoryIndex`` in a shuffled order. Precision and recall
 are pairwise: over all pairs of documents, a pair is positive when both come from the same

@@ -4,7 +4,9 @@ A hybrid, because no single detector is both fast and accurate on short text:
 
 1. Clean a bounded sample (title first, then the body): control characters out, whitespace
    folded, at most ``SAMPLE_CHARS`` characters. Fewer than ``MIN_LETTERS`` letters -> ``und``.
-2. Fast path: CLD2 and fastText (microseconds each). When both name the same language,
+2. Fast path: CLD2 and fastText (microseconds each). CLD2 alone decides a sentence-long
+   text it is sure of, outside the languages it is known to mix up. Otherwise, when both
+   name the same language,
    fastText is at least ``FAST_MIN_PROBABILITY`` sure, CLD2 calls it reliable, the language
    is not in a group of close languages the two cannot tell apart, and it agrees with the
    declared language (if any), that is the answer. For the few languages fastText's model
@@ -33,10 +35,12 @@ __all__ = ["MIN_LETTERS", "SAMPLE_CHARS", "detect", "normalize_code"]
 SAMPLE_CHARS = 1000  # detectors saturate well before this; bounds the cost of huge bodies
 MIN_LETTERS = 2  # below this nothing can be told
 MIN_LETTER_SHARE = 0.5  # digits and ASCII symbols above half the text: not prose
-FAST_MIN_PROBABILITY = 0.3
+CLD2_ALONE_MIN_CHARS = 40  # shorter text needs fastText's second opinion
+CLD2_ALONE_MIN_SHARE = 90  # percent of the text CLD2 gives its top language
+FAST_MIN_PROBABILITY = 0.5
 FASTTEXT_WEIGHT = 0.2
-CLD2_WEIGHT = 2.0
-DECLARED_PRIOR = 2.0  # nats: detection must be e^2 ~ 7x more likely to overrule the publisher
+CLD2_WEIGHT = 5.0
+DECLARED_PRIOR = 3.0  # nats: detection must be e^2 ~ 7x more likely to overrule the publisher
 MIXED_MIN_LETTERS = 200  # only long texts can be judged mixed
 MIXED_MAX_SHARE = 40  # percent: no language covers more than this -> too mixed to say
 _FLOOR = 1e-7
@@ -52,6 +56,9 @@ _GROUPS: tuple[frozenset[str], ...] = (
 )
 _GROUP_OF: dict[str, frozenset[str]] = {code: group for group in _GROUPS for code in group}
 _NEVER_FAST = frozenset({"id", "ms", "bs", "hr", "sr", "nb", "nn", "da"})
+# Where CLD2 alone is not trusted even on a full sentence: the close groups, the Iberian
+# and Czech/Slovak pairs, and English (CLD2's fallback guess for text it barely knows).
+_CLD2_NOT_ALONE = frozenset(_GROUP_OF) | _NEVER_FAST | {"en", "es", "ca", "pt", "cs", "sk"}
 # Languages lid.176 does not know, outside the close groups: CLD2's reliable answer stands.
 _FASTTEXT_LACKS = frozenset({"lg", "mi", "sn", "ts"})
 
@@ -127,11 +134,22 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     backends = get_backends()
     cld2 = backends.cld2(sample)
-    fasttext = backends.fasttext(sample)
     if letters >= MIXED_MIN_LETTERS and cld2.languages and cld2.languages[0][1] < MIXED_MAX_SHARE:
         return Language(code="und", confidence=0.0, declared=prior, detected=cld2.languages[0][0])
-
     fast = cld2.languages[0][0] if cld2.languages else None
+    if (
+        fast is not None
+        and cld2.reliable
+        and len(sample) >= CLD2_ALONE_MIN_CHARS
+        and cld2.languages[0][1] >= CLD2_ALONE_MIN_SHARE
+        and fast not in _CLD2_NOT_ALONE
+        and prior in (None, fast)
+    ):
+        code = _script_fix(fast, sample)
+        confidence = cld2.languages[0][1] / 100
+        return Language(code=code, confidence=_clip(confidence), declared=prior, detected=code)
+
+    fasttext = backends.fasttext(sample)
     if fast is not None and cld2.reliable and fast not in _NEVER_FAST and prior in (None, fast):
         share = cld2.languages[0][1] / 100
         if fast in _FASTTEXT_LACKS:  # fastText cannot vote: CLD2 alone

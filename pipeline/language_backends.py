@@ -34,12 +34,10 @@ SUPPORTED: frozenset[str] = frozenset(
     "st sv sw ta te th tl tn tr ts uk ur vi xh yo zh zu".split()
 )
 
-# Languages whose lingua high-accuracy models are loaded: members of the close groups that
-# the other detectors cannot tell apart (see docs/language.md for the confusions). Each costs
-# roughly 10-30 MB of RSS once loaded; all 75 would cost about 1.2 GB.
-HIGH_ACCURACY_LANGUAGES: frozenset[str] = frozenset(
-    "id ms bs hr sr nb nn da xh zu st tn hi mr".split()
-)
+# Languages whose lingua high-accuracy models are loaded: close pairs where the 1- to 5-gram
+# models still help after the fusion (measured: docs/decisions.md). Each costs 10-45 MB of
+# RSS once loaded (all 75 cost about 1.2 GB); these six about 120 MB.
+HIGH_ACCURACY_LANGUAGES: frozenset[str] = frozenset("nb nn xh zu st tn".split())
 
 # Codes the fast detectors use that differ from ISO 639-1 as lingua uses it.
 _ALIASES = {"iw": "he", "no": "nb", "sh": "hr", "zh-Hant": "zh", "in": "id", "ji": "yi"}
@@ -73,7 +71,20 @@ class Backends:
         self._low = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
         self._high: dict[frozenset[str], Any] = {}
         self._high_lock = threading.Lock()
+        self._preloaded: list[Any] = []  # detectors kept alive so their models stay loaded
         self._codes: dict[str, str] = {}  # detector label -> ISO 639-1 (a handful of entries)
+
+    def preload(self) -> None:
+        """Load every model the detector can ever use now, not on first need.
+
+        A worker calls this at start so that no article pays for loading; the evaluation
+        calls it before measuring memory, to report the worst case.
+        """
+        low = self._builder.from_all_languages().with_low_accuracy_mode()
+        self._preloaded = [low.with_preloaded_language_models().build()]
+        codes = [self._iso[c] for c in sorted(HIGH_ACCURACY_LANGUAGES)]
+        high = self._builder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
+        self._preloaded.append(high.build())
 
     def cld2(self, text: str) -> Cld2Result:
         """Return CLD2's top languages; unreliable and empty when it refuses the text."""

@@ -563,10 +563,8 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
         for fld in fields:
             pairs = d.near_pairs(node, fld, ms, False)
             if pairs:
-                lefts = _token_chars(d, fld, sorted({a for a, _ in pairs}))
-                rights = _token_chars(d, fld, sorted({b for _, b in pairs}))
-                out.append(_leaf_match(_near_operand(node.left, d, fld, ms), d, fld, lefts))
-                out.append(_leaf_match(_near_operand(node.right, d, fld, ms), d, fld, rights))
+                out += _near_side(node.left, {a for a, _ in pairs}, d, fld, ms)
+                out += _near_side(node.right, {b for _, b in pairs}, d, fld, ms)
         return out or None
     if not _build(node, ms)(d):
         return None
@@ -588,10 +586,16 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
     return out
 
 
-def _near_operand(side: Node, d: _Doc, field: str, ms: float) -> Node:
-    if isinstance(side, Or):  # name the first branch that occurs
-        return next((c for c in side.children if d.occurrences(c, field, ms)), side.children[0])
-    return side
+def _near_side(
+    side: Node, used: set[tuple[int, int]], d: _Doc, field: str, ms: float
+) -> list[Match]:
+    """Return one match per branch of a NEAR operand, with the occurrences that were near."""
+    out = []
+    for leaf in side.children if isinstance(side, Or) else (side,):
+        ranges = sorted(used.intersection(d.occurrences(leaf, field, ms)))
+        if ranges:
+            out.append(_leaf_match(leaf, d, field, _token_chars(d, field, ranges)))
+    return out
 
 
 def explain_record(compiled: CompiledWatchlist, record: EnrichedRecord) -> WatchlistHit | None:
@@ -628,18 +632,24 @@ def explain_miss(compiled: CompiledWatchlist, record: EnrichedRecord) -> list[st
     return reasons
 
 
-def _leaf_states(node: Node, d: _Doc, w: Watchlist) -> list[str]:
-    from pipeline.query import leaves
-
-    states = []
-    for leaf in leaves(node):
-        ok = _build(leaf, w.min_salience)(d)
-        name = leaf.raw if isinstance(leaf, Words | Prefix) else _leaf_name(leaf)
-        states.append(f"{name} {'found' if ok else 'absent'}")
-    for near in _nears(node):
-        if not d.near(near, _near_field(near), w.min_salience):
-            states.append(f"NEAR/{near.distance} at position {near.position} not satisfied")
-    return states
+def _leaf_states(node: Node, d: _Doc, w: Watchlist, negated: bool = False) -> list[str]:
+    """Describe each clause's state on ``d`` ("putin found", "NOT sport found (excludes)")."""
+    if isinstance(node, And | Or):
+        return [s for c in node.children for s in _leaf_states(c, d, w, negated)]
+    if isinstance(node, Not):
+        return _leaf_states(node.child, d, w, not negated)
+    if isinstance(node, Near):
+        states = _leaf_states(node.left, d, w, negated) + _leaf_states(node.right, d, w, negated)
+        if not d.near(node, _near_field(node), w.min_salience):
+            states.append(f"NEAR/{node.distance} at position {node.position} not satisfied")
+        return states
+    ok = _build(node, w.min_salience)(d)
+    name = node.raw if isinstance(node, Words | Prefix) else _leaf_name(node)
+    if isinstance(node, Words | Prefix) and node.field != "any":
+        name = f"{node.field}:{name}"
+    if negated:
+        return [f"NOT {name} {'found (excludes the article)' if ok else 'absent'}"]
+    return [f"{name} {'found' if ok else 'absent'}"]
 
 
 def _leaf_name(leaf: Node) -> str:
@@ -650,14 +660,6 @@ def _leaf_name(leaf: Node) -> str:
     if isinstance(leaf, Source):
         return f"source:{leaf.domain}"
     return str(leaf)
-
-
-def _nears(node: Node) -> list[Near]:
-    if isinstance(node, And | Or):
-        return [n for c in node.children for n in _nears(c)]
-    if isinstance(node, Not):
-        return _nears(node.child)
-    return [node] if isinstance(node, Near) else []
 
 
 # --- the monitor ------------------------------------------------------------------------

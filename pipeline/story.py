@@ -1,6 +1,6 @@
-"""Exact and near-duplicate detection: fingerprints and story grouping.
+"""Exact, near-duplicate and same-event detection: fingerprints and story grouping.
 
-An article's ``Fingerprint`` carries three things:
+An article's ``Fingerprint`` carries four things:
 
 1. ``url_key`` and ``content_hash`` -- exact identity: a re-crawl of the same canonical URL,
    or the same text after normalisation (case, punctuation, whitespace), is an exact
@@ -13,6 +13,8 @@ An article's ``Fingerprint`` carries three things:
    find texts of similar length with Jaccard above about 0.4; anchors (the shingles whose
    hash falls in a fixed 1/32 sample of the hash space) are subset-consistent, so a short
    copy shares most of its anchors with the story it was cut from.
+4. ``event_terms``, ``event_entities`` and ``event_keys`` -- the event signature (below),
+   only when the record's entities are given.
 
 Everything is computed from ``zlib.crc32`` and ``hashlib``, never from ``hash()``, so the
 same text gives the same fingerprint in every process and on every machine.
@@ -48,8 +50,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
-
-import wordfreq
 
 __all__ = [
     "ANCHOR_MAX_STORIES",
@@ -104,12 +104,16 @@ DEFAULT_CONTAINMENT = 0.65
 # different-article pairs and controlled rewrites, see docs/decisions.md.
 EVENT_TERMS = 32  # content words in a signature, highest weight first
 EVENT_MIN_TERMS = 8  # fewer weighted content words: no event signature
+# Shorter texts (about 100 words) are not matched as reports of an event: a brief or a
+# lead-only copy is mostly names and furniture, and scored too noisily.
+EVENT_MIN_SHINGLES = 100
 EVENT_ENTITIES = 16  # most salient entities kept
 EVENT_MIN_SALIENCE = 0.05  # entities below this salience are passing mentions
 EVENT_KEY_ENTITIES = 6  # posting keys: the most salient entities ...
 EVENT_KEY_TERMS = 4  # ... and the heaviest terms
 EVENT_KEY_MAX_STORIES = 32  # a posting key shared by more stories is too common to use
 ZIPF_CEILING = 6.5  # words at least this frequent (Zipf) carry no weight: "said", "year"
+MIN_ZIPF = 2.0  # rarer words (below 1 per 10 million words) count as unknown: fully rare
 WEIGHT_SCALE = 1000  # weights are integers: identical arithmetic in Python and Lua
 DEFAULT_EVENT_COSINE = 0.4
 DEFAULT_EVENT_ENTITIES = 0.3
@@ -162,6 +166,7 @@ class Fingerprint:
         """Whether the article can join a story as another report of the same event."""
         return (
             self.near_eligible
+            and self.size >= EVENT_MIN_SHINGLES
             and len(self.event_terms) >= EVENT_MIN_TERMS
             and bool(self.event_entities)
         )
@@ -324,11 +329,26 @@ def _anchors(hashes: Iterable[int]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=8)
-def _frequencies(language: str) -> dict[str, float]:
+def _zipf_table(language: str) -> dict[str, float]:
+    """Return Zipf frequencies (log10 per billion words) of the language's common words.
+
+    Only words of Zipf 2 and above are kept (about 100k for English, 12 MB instead of the
+    full list's 37 MB per language and process); a rarer word counts as unknown, i.e. as
+    rare as a word can be. Empty for a language wordfreq has no list for. wordfreq is
+    imported here: it takes half a second, and only the event tier needs it.
+    """
+    import wordfreq
+
     try:
-        return wordfreq.get_frequency_dict(language)
-    except (LookupError, ValueError):  # no word list for that language
+        freq = wordfreq.get_frequency_dict(language)
+    except (LookupError, ValueError):
         return {}
+    table = {}
+    for word, f in freq.items():
+        z = math.log10(f * 1e9)
+        if z >= MIN_ZIPF:
+            table[word] = z
+    return table
 
 
 def _hash_key(value: str) -> int:
@@ -343,14 +363,13 @@ def _event_terms(tokens: list[str], language: str) -> Weights:
     weigh nothing and names, places and topic words dominate. L2-normalised, then scaled to
     integers.
     """
-    freq = _frequencies(language)
-    if not freq:
+    zipf = _zipf_table(language)
+    if not zipf:
         return ()
     counts = Counter(t for t in tokens[:MAX_TOKENS] if len(t) >= 3 and not t.isdigit())
     weights: dict[str, float] = {}
     for term, n in counts.items():
-        f = freq.get(term)
-        rarity = ZIPF_CEILING - (math.log10(f * 1e9) if f else 0.0)
+        rarity = ZIPF_CEILING - zipf.get(term, 0.0)
         if rarity > 0:
             weights[term] = (1.0 + math.log(n)) * rarity
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:EVENT_TERMS]

@@ -45,7 +45,7 @@ from workers.validation import parse_article
 __all__ = ["FIELD", "IngestService", "install_signal_handlers"]
 
 FIELD = b"article"
-_CLAIM_EVERY_S = 5.0
+_CLAIM_EVERY_S = 5.0  # at most; never less often than half the claim idle time
 _DEAD_CONSUMER_IDLE_MS = 3_600_000
 
 
@@ -246,7 +246,7 @@ class IngestService:
         """Reclaim if due, read what is there (waiting at most ``block_ms``), flush if due."""
         now = self.clock()
         if now >= self._next_claim and not self.pending.sent:
-            self._next_claim = now + _CLAIM_EVERY_S
+            self._next_claim = now + min(_CLAIM_EVERY_S, self.settings.ingest_claim_idle_ms / 2000)
             self.reclaim()
         if self.pending.items:
             left_ms = self.settings.batch_wait_ms - (now - self.pending.started) * 1000

@@ -95,12 +95,17 @@ class Keys:
         return self._k("story", "band", band)
 
     def story_sig(self, story_id: str) -> str:
-        """Hash: a story's members (``n``, ``s<i>`` signature bytes, ``z<i>`` shingle count)."""
+        """Hash: a story's members (``n``, ``s<i>`` signature bytes, ``z<i>`` shingle count,
+        ``t<i>``/``e<i>`` event term and entity weights when the member has them)."""
         return self._k("story", "sig", story_id)
 
     def story_anchor(self, anchor: str) -> str:
         """Set: ids of the stories whose members contain one sampled shingle (containment)."""
         return self._k("story", "anchor", anchor)
+
+    def story_event(self, key: str) -> str:
+        """Set: ids of the stories with a member whose event signature has this entity/term."""
+        return self._k("story", "event", key)
 
     # Webhook delivery.
     @property

@@ -3,15 +3,20 @@
 ``RedisStoryIndex.assign`` implements ``pipeline.flow.StoryIndex`` with the same decision
 rule as ``pipeline.story.MemoryStoryIndex`` (exact URL, exact text, then LSH bands and
 anchors verified by estimated Jaccard/containment against up to ``MAX_MEMBERS`` members of
-each candidate story). The whole look-up-or-create runs in one script, so concurrent
-workers given copies of one new story agree on a single ``story_id``.
+each candidate story, then the event tier: stories sharing a top entity or term, verified
+by term cosine and entity weighted Jaccard). The whole look-up-or-create runs in one
+script, so concurrent workers given copies or reports of one new story agree on a single
+``story_id``.
 
 Keys (``workers.keys``), all expiring after ``story_window_hours``:
 
 - ``story:url:<url key>`` / ``story:hash:<content hash>`` -> ``"<story id>\\n<first record id>"``
   (set once, ``NX``: the first copy stays the one later exact copies point to);
-- ``story:band:<band>`` / ``story:anchor:<anchor>`` -> set of story ids;
-- ``story:sig:<story id>`` -> hash ``n``, ``s1..sN`` (packed signatures), ``z1..zN`` (sizes).
+- ``story:band:<band>`` / ``story:anchor:<anchor>`` / ``story:event:<entity or term key>``
+  -> set of story ids;
+- ``story:sig:<story id>`` -> hash ``n``, ``s1..sN`` (packed signatures), ``z1..zN`` (sizes),
+  ``t1..tN`` / ``e1..eN`` (event term and entity weights, ``"hash:weight ..."``, for members
+  that have an event signature).
 
 A story's window runs from its first article: its signature hash expires then, and band or
 anchor sets naming it are cleaned lazily. The script reads ``story:sig:*`` keys it was not
@@ -31,12 +36,16 @@ from pipeline.story import (
     ANCHOR_MAX_STORIES,
     BINS,
     DEFAULT_CONTAINMENT,
+    DEFAULT_EVENT_COSINE,
+    DEFAULT_EVENT_ENTITIES,
+    EVENT_KEY_MAX_STORIES,
     MAX_CANDIDATES,
     MAX_MEMBERS,
     MIN_AGREE,
     MIN_NEAR_SHINGLES,
     Assignment,
     Fingerprint,
+    encode_weights,
     pack_signature,
     story_id_for,
 )
@@ -45,16 +54,19 @@ from workers.settings import Settings
 
 __all__ = ["ASSIGN_SCRIPT", "RedisStoryIndex"]
 
-# KEYS: url key, hash key, band keys..., anchor keys...
+# KEYS: url key, hash key, band keys..., anchor keys..., event keys...
 # ARGV: record id, new story id, signature, size, ttl, threshold, containment, #bands,
 #       #anchors, sig key prefix, has url, bins, min agree, anchor max, max candidates,
-#       max members, min near shingles
+#       max members, min near shingles, #event keys, event terms, event entities,
+#       event cosine, event entities threshold, event key max stories
 ASSIGN_SCRIPT = r"""
 local record, new_id, sig, size = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ttl, threshold, containment = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local nbands, nanchors, prefix, has_url = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11] == '1'
 local bins, min_agree, anchor_max = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local max_candidates, max_members, min_near = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
+local nevents, terms, ents = tonumber(ARGV[18]), ARGV[19], ARGV[20]
+local ev_cosine, ev_entities, ev_max = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[23])
 
 local function remember(story, first)
   local value = story .. '\n' .. first
@@ -81,21 +93,31 @@ if hit then return hit end
 
 local eligible = sig ~= '' and size >= min_near and string.len(sig) == bins * 4
 local last = 2 + nbands + nanchors
+local event_eligible = eligible and nevents > 0 and terms ~= '' and ents ~= ''
+local last_event = last + nevents
 
 -- Every write sets the full window: expiries only move forward, and a set outliving its
 -- stories is harmless (stale members are dropped when met).
 local function index_under(story)
-  for i = 3, last do
+  local upto = last
+  if event_eligible then upto = last_event end
+  for i = 3, upto do
     redis.call('SADD', KEYS[i], story)
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
 
-if eligible then
+local function add_member(key, n)
+  redis.call('HSET', key, 'n', n, 's' .. n, sig, 'z' .. n, size)
+  if event_eligible then redis.call('HSET', key, 't' .. n, terms, 'e' .. n, ents) end
+end
+
+-- Stories under the keys KEYS[from..to] (skipping keys shared by more than `limit`
+-- stories), most shared keys first, then by id.
+local function ranked(from, to, limit)
   local counts, order = {}, {}
-  for i = 3, last do
-    -- A key shared by more stories than this is boilerplate or a common phrase.
-    if redis.call('SCARD', KEYS[i]) <= anchor_max then
+  for i = from, to do
+    if redis.call('SCARD', KEYS[i]) <= limit then
       for _, story in ipairs(redis.call('SMEMBERS', KEYS[i])) do
         if counts[story] == nil then
           counts[story] = 0
@@ -105,12 +127,28 @@ if eligible then
       end
     end
   end
-  local chunks = {}
-  for b = 1, bins * 4, 4 do chunks[#chunks + 1] = string.sub(sig, b, b + 3) end
   table.sort(order, function(a, b)
     if counts[a] ~= counts[b] then return counts[a] > counts[b] end
     return a < b
   end)
+  return order
+end
+
+local function weights(data)
+  local map, total, squares = {}, 0, 0
+  for h, w in string.gmatch(data, '(%d+):(%d+)') do
+    w = tonumber(w)
+    map[h] = w
+    total = total + w
+    squares = squares + w * w
+  end
+  return map, total, squares
+end
+
+if eligible then
+  local order = ranked(3, last, anchor_max)
+  local chunks = {}
+  for b = 1, bins * 4, 4 do chunks[#chunks + 1] = string.sub(sig, b, b + 3) end
   local best, best_score, checked = nil, -1, 0
   for _, story in ipairs(order) do
     if checked >= max_candidates then break end
@@ -146,11 +184,66 @@ if eligible then
     local key = prefix .. best
     local n = tonumber(redis.call('HGET', key, 'n'))
     if n < max_members then
-      n = n + 1
-      redis.call('HSET', key, 'n', n, 's' .. n, sig, 'z' .. n, size)
+      add_member(key, n + 1)
       index_under(best)
     end
     return {best, '', 'near', string.format('%.17g', best_score)}
+  end
+end
+
+-- Event tier: another outlet's report of the same event (see pipeline.story.event_similar).
+if event_eligible then
+  local order = ranked(last + 1, last_event, ev_max)
+  local tmap, _, tsq = weights(terms)
+  local emap, etotal = weights(ents)
+  local best, best_score, checked = nil, -1, 0
+  for _, story in ipairs(order) do
+    if checked >= max_candidates then break end
+    local fields = redis.call('HGETALL', prefix .. story)
+    if #fields == 0 then
+      for i = last + 1, last_event do redis.call('SREM', KEYS[i], story) end
+    else
+      checked = checked + 1
+      local h = {}
+      for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
+      for m = 1, tonumber(h['n']) do
+        local other_terms, other_ents = h['t' .. m], h['e' .. m]
+        if other_terms and other_ents and other_terms ~= '' and other_ents ~= '' then
+          local omap, _, osq = weights(other_terms)
+          local dot = 0
+          for k, w in pairs(tmap) do
+            local o = omap[k]
+            if o then dot = dot + w * o end
+          end
+          local cos = 0.0
+          if dot > 0 then cos = dot / math.sqrt(tsq * osq) end
+          local oemap, ototal = weights(other_ents)
+          local inter = 0
+          for k, w in pairs(emap) do
+            local o = oemap[k]
+            if o then inter = inter + math.min(w, o) end
+          end
+          local union = etotal + ototal - inter
+          local jac = 0.0
+          if union > 0 then jac = inter / union end
+          if cos >= ev_cosine and jac >= ev_entities then
+            if cos > best_score or (cos == best_score and story < best) then
+              best, best_score = story, cos
+            end
+          end
+        end
+      end
+    end
+  end
+  if best then
+    remember(best, record)
+    local key = prefix .. best
+    local n = tonumber(redis.call('HGET', key, 'n'))
+    if n < max_members then
+      add_member(key, n + 1)
+      index_under(best)
+    end
+    return {best, '', 'event', string.format('%.17g', best_score)}
   end
 end
 
@@ -158,7 +251,7 @@ remember(new_id, record)
 if eligible then
   local key = prefix .. new_id
   redis.call('DEL', key)
-  redis.call('HSET', key, 'n', 1, 's1', sig, 'z1', size)
+  add_member(key, 1)
   redis.call('EXPIRE', key, ttl)
   index_under(new_id)
 end
@@ -179,6 +272,8 @@ class RedisStoryIndex:
         self.ttl = max(1, round(settings.story_window_hours * 3600))
         self.threshold = settings.story_threshold
         self.containment = getattr(settings, "story_containment", DEFAULT_CONTAINMENT)
+        self.event_cosine = getattr(settings, "story_event_cosine", DEFAULT_EVENT_COSINE)
+        self.event_entities = getattr(settings, "story_event_entities", DEFAULT_EVENT_ENTITIES)
         self._script = client.register_script(ASSIGN_SCRIPT)
 
     def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
@@ -191,11 +286,13 @@ class RedisStoryIndex:
         eligible = fp.near_eligible
         bands = fp.bands if eligible else ()
         anchors = fp.anchors if eligible else ()
+        events = fp.event_keys if fp.event_eligible else ()
         keys = [
             self.keys.story_url(fp.url_key) if fp.url_key else self.keys.story_url("-"),
             self.keys.story_hash(fp.content_hash),
             *(self.keys.story_band(b) for b in bands),
             *(self.keys.story_anchor(a) for a in anchors),
+            *(self.keys.story_event(e) for e in events),
         ]
         args: list[Any] = [
             record_id,
@@ -215,6 +312,12 @@ class RedisStoryIndex:
             MAX_CANDIDATES,
             MAX_MEMBERS,
             MIN_NEAR_SHINGLES,
+            len(events),
+            encode_weights(fp.event_terms) if events else "",
+            encode_weights(fp.event_entities) if events else "",
+            repr(self.event_cosine),
+            repr(self.event_entities),
+            EVENT_KEY_MAX_STORIES,
         ]
         try:
             story_id, first, kind, score = (_text(v) for v in self._script(keys=keys, args=args))

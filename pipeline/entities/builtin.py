@@ -149,12 +149,12 @@ def _countries() -> list[EntityEntry]:
         derived: list[str] = []
         if "," in country.name:
             derived.append(country.name.split(",")[0].strip())
-        # Acronyms: any length from the short name (US, UK, UAE), at least four
+        # Acronyms: three letters or more from the short name (UAE), at least four
         # letters from longer names (DPRK) where short ones collide too often.
         for n in names:
             for form in (n, n.replace(" of ", " Of ")):
                 acronym = _acronym(form)
-                if acronym and (n == short or len(acronym) >= 4):
+                if acronym and len(acronym) >= (3 if n == short else 4):
                     derived.append(acronym)
         extra_names, extra_demonyms = _IRREGULAR.get(code, ((), ()))
         raw.append(

@@ -203,6 +203,11 @@ class KnowledgeBase:
     def rule(self, kid: int) -> CaseRule:
         return CaseRule(self._rules[kid])
 
+    @property
+    def rules(self) -> bytearray:
+        """The ``CaseRule`` of every key id, as ints (the hot loop avoids enum lookups)."""
+        return self._rules
+
     def scan(self, string: str) -> Iterable[tuple[int, int]]:
         """Yield ``(last index, payload)`` for every key in a folded stream string.
 

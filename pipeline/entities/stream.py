@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import accumulate
 
 __all__ = ["COMMA", "HARD", "SOFT", "TokenStream", "fold", "key_of", "keys_of", "tokenize"]
@@ -160,13 +161,11 @@ def tokenize(text: str) -> TokenStream:
     out.caps = [text[s].isupper() for s in starts]
     seps = [_SEPARATORS[g] for g in gaps[1:]]
     seps.append("")
-    out.string = "".join([x for pair in zip(words, seps, strict=True) for x in pair])
-    offsets = [0, *accumulate([len(w) + len(sep) for w, sep in zip(words, seps, strict=True)])]
-    del offsets[-1]
-    out.by_offset = dict(zip(offsets, range(count), strict=True))
-    out.by_end = dict(
-        zip([o + len(w) for o, w in zip(offsets, words, strict=True)], range(count), strict=True)
-    )
+    pieces = [x for pair in zip(words, seps, strict=True) for x in pair]
+    out.string = "".join(pieces)
+    bounds = list(accumulate(map(len, pieces)))  # end of word 0, end of its gap, end of word 1, ...
+    out.by_end = dict(zip(bounds[0::2], range(count), strict=True))
+    out.by_offset = dict(zip([0, *bounds[1:-1:2]], range(count), strict=True))
     return out
 
 
@@ -215,6 +214,11 @@ def keys_of(names: list[str]) -> list[str]:
     return [k.strip(" ,|") if k[:1] in " ,|" or k[-1:] in " ,|" else k for k in keys]
 
 
+@lru_cache(maxsize=65_536)
 def key_of(name: str) -> str:
-    """Return the folded key of a name, matched against ``TokenStream.string``."""
+    """Return the folded key of a name, matched against ``TokenStream.string``.
+
+    Cached: tagging folds the canonical names of the entities it finds, which
+    repeat from article to article.
+    """
     return keys_of([name])[0]

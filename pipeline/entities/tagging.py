@@ -23,7 +23,8 @@ One call of ``tag`` runs, in order:
 7. salience from title presence, lead presence and mention share.
 
 Capitalisation heuristic for unlinked names: a run of capitalised words (with
-inner connectors such as ``of``, ``de``, ``bin``), not crossing punctuation;
+inner connectors such as ``of``, ``de``, ``bin``, and lower-case parts of
+hyphenated words such as ``Jong-un``), not crossing punctuation;
 leading honorifics are stripped (and make the name a PERSON); a sentence's
 first word is dropped when it is a common word (a stop word, or written in
 lower case elsewhere in the article); weekdays and months are never names; a
@@ -34,6 +35,7 @@ an organisation word (``Council``, ``Ministry``, ...) are ORG, the rest MISC.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,6 +53,7 @@ __all__ = ["LEAD_CHARS", "tag", "unlinked_id"]
 _ENTITIES = TypeAdapter(list[Entity])
 LEAD_CHARS = 400  # mentions starting before this offset are "in the lead"
 _MAX_RUN = 8  # longer capitalised runs are tables or headlines, not names
+_MAX_SHORT_FORMS = 32  # owners remembered per short form (see ``_Tagger._remember``)
 
 _ACRONYM_SKIP = frozenset({"the", "and", "for", "s"})
 _CONNECTORS = frozenset(
@@ -109,26 +112,30 @@ class _Match:
     kid: int
     demonym_only: bool
     place: bool
+    cands: tuple[tuple[int, int], ...]
 
 
-def _case_ok(stream: TokenStream, i: int, j: int, rule: CaseRule) -> bool:
+_UPPER, _CAPITALISED, _TITLE = int(CaseRule.UPPER), int(CaseRule.CAPITALISED), int(CaseRule.TITLE)
+
+
+def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
+    """Whether the span of tokens ``i..j`` is written as ``CaseRule`` ``rule`` demands."""
     surface = stream.text[stream.starts[i] : stream.ends[j]]
-    if rule == CaseRule.UPPER:
-        letters = surface.replace(".", "")
-        return letters.isupper()
-    if rule == CaseRule.CAPITALISED:
+    if rule == _UPPER:
+        return surface.replace(".", "").isupper()
+    if rule == _CAPITALISED:
         return surface[:1].isupper()
-    if rule == CaseRule.TITLE:
+    if rule == _TITLE:
         return surface[:1].isupper() and not surface.isupper()
     if surface[:1].isupper():
         return True
-    first = stream.words[i]
-    return first in _CONNECTORS and surface != surface.lower()
+    return stream.words[i] in _CONNECTORS and surface != surface.lower()
 
 
 def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
     """Return the longest non-overlapping knowledge-base matches in ``stream``."""
     by_offset, by_end = stream.by_offset, stream.by_end
+    rules = kb.rules
     found: list[tuple[int, int, int]] = []
     for last, payload in kb.scan(stream.string):
         j = by_end.get(last + 1)
@@ -138,7 +145,7 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
         if i is None:
             continue
         kid = payload >> 8
-        if not shouting and not _case_ok(stream, i, j, kb.rule(kid)):
+        if not shouting and not _case_ok(stream, i, j, rules[kid]):
             continue
         found.append((i, i - j, kid))
     found.sort()
@@ -155,6 +162,7 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
                     kid,
                     all(kind == Kind.DEMONYM for _, kind in cands),
                     all(kb.entry_at(e).type == "LOC" for e, _ in cands),
+                    cands,
                 )
             )
     return chosen
@@ -172,9 +180,19 @@ class _Tagger:
         self.acronyms: set[str] = set()  # short forms that must be written in capitals
         # word -> [((priority, -token index), id)]; min() = surname first, then most recent
         self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
+        self._person_forms: set[tuple[str, tuple[str, ...]]] = set()
+
+    @functools.cached_property
+    def lower_words(self) -> set[str]:
+        """Words written in lower case somewhere in the text (ordinary words)."""
         stream = self.stream
-        self.lower_words = {w for w, c in zip(stream.words, stream.caps, strict=True) if not c}
-        self.mid_caps = {
+        return {w for w, c in zip(stream.words, stream.caps, strict=True) if not c}
+
+    @functools.cached_property
+    def mid_caps(self) -> set[str]:
+        """Words capitalised somewhere other than at a sentence start."""
+        stream = self.stream
+        return {
             w
             for w, c, s in zip(stream.words, stream.caps, stream.sentence_start, strict=True)
             if c and not s
@@ -205,6 +223,17 @@ class _Tagger:
         found.first = min(found.first, i)
         self.covered.update(range(i, j + 1))
 
+    def _remember(self, word: str, rank: tuple[int, int], entity_id: str) -> None:
+        """Register ``word`` as a short form of ``entity_id``.
+
+        Only the latest ``_MAX_SHORT_FORMS`` owners of a word are kept, so a
+        hostile text naming thousands of people called Smith stays linear.
+        """
+        owners = self.short_forms.setdefault(word, [])
+        owners.append((rank, entity_id))
+        if len(owners) > _MAX_SHORT_FORMS:
+            del owners[0]
+
     def _register_short_forms(self, found: _Found, words: list[str], rank: int) -> None:
         words = [w for w in words if len(w) > 1]
         if len(words) < 2:
@@ -213,7 +242,7 @@ class _Tagger:
         for priority, word in ((0, words[-1]), (1, words[0])):
             if word in _CONNECTORS:
                 continue
-            self.short_forms.setdefault(word, []).append(((priority, -rank), found.id))
+            self._remember(word, (priority, -rank), found.id)
 
     def _register_name(self, found: _Found, name: str, rank: int) -> None:
         """Register the short forms of a knowledge-base name matched at token ``rank``.
@@ -231,7 +260,7 @@ class _Tagger:
         if found.type != "LOC" and len(words) >= 2:
             left = [w for w in words if w not in _ORG_WORDS and w not in _CONNECTORS and w != "the"]
             if len(left) == 1 and len(left[0]) > 2:
-                self.short_forms.setdefault(left[0], []).append(((0, -rank), found.id))
+                self._remember(left[0], (0, -rank), found.id)
 
     def _register_acronym(self, found: _Found, words: list[str], rank: int) -> None:
         """Register the initials of a multi-word name (``Korean People's Army`` -> ``KPA``).
@@ -244,7 +273,7 @@ class _Tagger:
             return
         acronym = "".join(w if w.isdigit() else w[0] for w in content)
         if 2 <= len(acronym) <= 8:
-            self.short_forms.setdefault(acronym, []).append(((0, -rank), found.id))
+            self._remember(acronym, (0, -rank), found.id)
             self.acronyms.add(acronym)
 
     # -- steps --------------------------------------------------------------------
@@ -263,7 +292,7 @@ class _Tagger:
             self._register_name(found, entry.name, -1)
 
     def _resolve(self, m: _Match, seen: dict[int, int]) -> int:
-        cands = self.kb.candidates(m.kid)
+        cands = m.cands
         if len(cands) == 1:
             return cands[0][0]
         for entry, _ in cands:
@@ -287,9 +316,8 @@ class _Tagger:
         ]
         seen: dict[int, int] = {}
         for m in kept:
-            cands = kb.candidates(m.kid)
-            if len(cands) == 1:
-                seen.setdefault(cands[0][0], m.i)
+            if len(m.cands) == 1:
+                seen.setdefault(m.cands[0][0], m.i)
         for m in kept:
             index = self._resolve(m, seen)
             seen.setdefault(index, m.i)
@@ -297,7 +325,10 @@ class _Tagger:
             found = self._entity(entry.id, entry.name, entry.type, True)
             self._add(found, m.i, m.j)
             if entry.type == "PERSON":
-                self._register_short_forms(found, stream.words[m.i : m.j + 1], m.i)
+                form = (found.id, tuple(stream.words[m.i : m.j + 1]))
+                if form not in self._person_forms:
+                    self._person_forms.add(form)
+                    self._register_short_forms(found, list(form[1]), m.i)
             if found.first == m.i:
                 self._register_name(found, entry.name, m.i)
             self._define_acronym(found, m.j)
@@ -395,6 +426,8 @@ class _Tagger:
                 nxt = end + 1
                 if caps[nxt]:
                     end = nxt
+                elif stream.text[stream.ends[end] : stream.starts[nxt]] == "-":
+                    end = nxt  # a hyphenated name goes on in lower case: "Jong-un"
                 elif (
                     words[nxt] in _CONNECTORS
                     and nxt + 1 < n

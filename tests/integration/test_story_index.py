@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from pipeline.errors import TransientError
-from pipeline.story import Assignment, MemoryStoryIndex, fingerprint
+from pipeline.story import Assignment, Fingerprint, MemoryStoryIndex, fingerprint
 from workers.keys import Keys
 from workers.settings import Settings
 from workers.stories import RedisStoryIndex
@@ -182,3 +182,85 @@ def test_long_article_and_its_lead(client: redis.Redis) -> None:
     lead = "\n\n".join(text.split("\n\n")[:40])
     copy = index.assign("lead", fingerprint("Latest\n\n" + lead, url="https://b.org/l"), T0)
     assert first.match == "new" and copy.story_id == first.story_id and copy.match == "near"
+
+
+def _event_fingerprints() -> dict[str, Fingerprint]:
+    from pipeline.entities import KnowledgeBase, tag
+    from tests.story_texts import BATTERY_RULES, FINE_REPORT, FINE_REWRITE, KORVATH_RESULTS
+
+    kb = KnowledgeBase.builtin()
+    texts = {
+        "fine": FINE_REPORT,
+        "rewrite": FINE_REWRITE,
+        "battery": BATTERY_RULES,
+        "results": KORVATH_RESULTS,
+        "fine-copy": "Latest news\n\n" + FINE_REPORT.replace("Tuesday", "Tuesday,"),
+        "rewrite-lead": "\n\n".join(FINE_REWRITE.split("\n\n")[:4]),
+    }
+    return {
+        name: fingerprint(
+            text, url=f"https://{name}.org/s", entities=tag(text, kb=kb), language="en"
+        )
+        for name, text in texts.items()
+    }
+
+
+def test_event_tier_on_redis(client: redis.Redis) -> None:
+    fps = _event_fingerprints()
+    index = make_index(client, story_window_hours=0.5)
+    got = {name: index.assign(name, fps[name], T0) for name in ("fine", "battery", "rewrite")}
+    got["results"] = index.assign("results", fps["results"], T0)
+    assert got["rewrite"].match == "event" and got["rewrite"].story_id == got["fine"].story_id
+    assert got["battery"].match == "new" and got["results"].match == "new"
+    assert len({a.story_id for a in got.values()}) == 3
+    keys = list(client.scan_iter("wwtest:story:event:*"))
+    assert keys and all(0 < client.ttl(k) <= 1800 for k in keys)
+    members = client.hgetall(Keys(prefix="wwtest").story_sig(got["fine"].story_id))
+    assert members[b"n"] == b"2" and b"t2" in members and b"e2" in members
+
+
+def test_event_tier_agrees_with_the_memory_index(client: redis.Redis) -> None:
+    fps = _event_fingerprints()
+    names = sorted(fps)
+    for order_seed in range(3):
+        client.flushdb()
+        random.Random(order_seed).shuffle(names)
+        memory, remote = MemoryStoryIndex(), make_index(client)
+        for name in names:
+            assert remote.assign(name, fps[name], T0) == memory.assign(name, fps[name], T0), (
+                order_seed,
+                name,
+            )
+
+
+def test_concurrent_reports_of_one_new_event_get_one_story_id(
+    client: redis.Redis, redis_url: str
+) -> None:
+    fps = _event_fingerprints()
+    bodies = [fps["fine"], fps["rewrite"]] * 3
+    barrier = threading.Barrier(len(bodies))
+    results: list[Assignment] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(n: int, fp: Fingerprint) -> None:
+        own = redis.Redis.from_url(redis_url)
+        try:
+            index = make_index(own)
+            barrier.wait(timeout=10)
+            assignment = index.assign(f"w{n}", fp, T0)
+            with lock:
+                results.append(assignment)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(n, fp)) for n, fp in enumerate(bodies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(results) == len(bodies)
+    assert len({r.story_id for r in results}) == 1
+    assert sum(r.match == "new" for r in results) == 1

@@ -8,6 +8,8 @@ crashed deliveries would have left) and send the message the way a chain does.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 
 import pytest
@@ -69,4 +71,58 @@ def test_a_single_article_delivered_too_often_is_dead_lettered(
     assert letter["attempts"] == 6
     assert letter["payload"] == _payload(9)
     assert client.xlen(KEYS.enriched) == 0
+    assert pipeline_workers.alive()
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    with open(path) as fh:
+        return [int(c) for c in fh.read().split()]
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _big_article(n: int) -> str:
+    words = "harbour board Norway Germany France Chile officials dredging budget quay port".split()
+    text = " ".join(
+        f"{words[(i * 7 + n) % len(words)]}{'.' if i % 11 == 0 else ''}" for i in range(40_000)
+    )
+    return json.dumps({"url": f"https://killed.example/{n}", "text": text})
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_a_batch_whose_worker_was_killed_is_redelivered_and_split(
+    redis_url: str, pipeline_workers: PipelineProcesses
+) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    main_pid = pipeline_workers.group.procs["worker-nlp"].pid
+    log = pipeline_workers.log_dir / "worker-nlp.log"
+    seen = log.read_text(errors="replace").count("Task articles.tag_entities[")
+    # One batch of slow articles: several seconds of entity tagging.
+    batch = new_batch("b-killed", [new_item(_big_article(n)) for n in range(4)])
+    _send(redis_url, batch, f"killed-{uuid.uuid4().hex}")
+    wait_until(
+        lambda: log.read_text(errors="replace").count("Task articles.tag_entities[") > seen,
+        timeout=60,
+        message="the batch reaching entity tagging",
+    )
+    (child,) = _children(main_pid)
+    start = _cpu_ticks(child)
+    wait_until(
+        lambda: _cpu_ticks(child) > start + 20, timeout=30, message="the child busy on the batch"
+    )
+    os.kill(child, signal.SIGKILL)  # the worker process dies mid-task (OOM killer, node loss)
+    wait_until(
+        lambda: client.xlen(KEYS.enriched) == 4,
+        timeout=120,
+        message="every article after redelivery",
+    )
+    urls = sorted(json.loads(f["record"])["url"] for _, f in client.xrange(KEYS.enriched))
+    assert urls == [f"https://killed.example/{n}" for n in range(4)]
+    assert client.xlen(KEYS.dlq) == 0
+    assert '"event": "batch.split"' in log.read_text(errors="replace")
     assert pipeline_workers.alive()

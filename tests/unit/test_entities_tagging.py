@@ -32,7 +32,8 @@ def ids(
     text: str, title: str | None = None, base: KnowledgeBase | None = None
 ) -> dict[str, list[str]]:
     """Map entity id -> mention texts."""
-    return {e.id: [m.text for m in e.mentions] for e in tag(text, title=title, kb=base or kb())}
+    base = base if base is not None else kb()
+    return {e.id: [m.text for m in e.mentions] for e in tag(text, title=title, kb=base)}
 
 
 def by_id(entities: list[Entity], entity_id: str) -> Entity:
@@ -247,3 +248,10 @@ def test_initials_and_distinctive_word_of_an_organisation_join_it_after_its_full
     found = ids(text, base=base)
     assert found["kpa"] == ["Korean People's Army", "KPA"]  # not the KPA before the full name
     assert found["cos"][:2] == ["Church of Scientology", "Scientology"]
+
+
+def test_unlisted_names_get_the_same_id_in_any_spelling() -> None:
+    first = ids("Kim Jong-un arrived.", base=KnowledgeBase())
+    second = ids("Officials said Kim Jong Un arrived.", base=KnowledgeBase())
+    assert unlinked_id(["kim", "jong", "un"]) in first
+    assert unlinked_id(["kim", "jong", "un"]) in second

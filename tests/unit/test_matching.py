@@ -302,12 +302,12 @@ def random_query(rng: random.Random) -> str:
 
 def test_presearch_agrees_with_brute_force_on_random_queries() -> None:
     rng = random.Random(7)
-    watchlists = [Watchlist(id=f"w{i:04d}", query=random_query(rng)) for i in range(1500)]
+    watchlists = [Watchlist(id=f"w{i:04d}", query=random_query(rng)) for i in range(800)]
     monitor = Monitor(watchlists)
     assert not monitor.errors, list(monitor.errors.items())[:3]
     sentences = TEXT.split(". ")
     total = 0
-    for i in range(40):
+    for i in range(30):
         text = ". ".join(rng.sample(sentences, k=rng.randint(1, len(sentences))))
         rec = record(
             text=text,

@@ -57,3 +57,22 @@ def test_valid_payload_passes_as_bytes_and_str() -> None:
     for raw in (json.dumps(payload), json.dumps(payload).encode()):
         article = parse_article(raw, max_body_bytes=LIMIT)
         assert article.id == "given" and article.html == "<p>hi</p>"
+
+
+def test_push_client_validates_at_the_source() -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.models import Article
+    from workers.client import to_payload
+
+    model = Article(
+        url="https://a.example/m", text="t", published_at=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    assert json.loads(to_payload(model))["published_at"].startswith("2026-01-02T00:00:00")
+    assert (
+        json.loads(to_payload({"url": "https://a.example/d", "html": "<p>x</p>"}))["html"]
+        == "<p>x</p>"
+    )
+    with pytest.raises(PipelineError) as info:
+        to_payload({"url": "https://a.example/none"})
+    assert info.value.reason == "missing_body"

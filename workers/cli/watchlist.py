@@ -193,3 +193,141 @@ def rotate_secret(watchlist_id: str, grace: str, new_secret: str | None) -> None
         click.echo(
             f"the previous secret also signs until {(now + timedelta(seconds=grace_s)).isoformat()}"
         )
+
+
+@watchlist.command()
+@click.argument("watchlist_id")
+def disable(watchlist_id: str) -> None:
+    """Disable a watchlist: it stays stored but no longer matches (``enable`` turns it back on)."""
+    store = watchlist_store()
+    w = store.get(watchlist_id)
+    if w is None:
+        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
+        raise SystemExit(1)
+    if w.enabled:
+        store.put(w.model_copy(update={"enabled": False}))
+    click.echo(f"watchlist/{watchlist_id} disabled")
+
+
+def _query_error(exc: Any, query: str) -> None:
+    click.echo(f"error: {exc.detail}", err=True)
+    if exc.position is not None and "\n" not in query and len(query) <= 200:
+        click.echo(f"  {query}", err=True)
+        click.echo("  " + " " * min(exc.position, len(query)) + "^", err=True)
+
+
+def _kb_and_store() -> tuple[Any, Any]:
+    """Return the knowledge base the workers use and the store, or the local one and None."""
+    from pipeline.entities import KnowledgeBase
+    from workers.connection import NoRedisConfigured, redis_client
+    from workers.keys import Keys
+    from workers.resources import Resources, load_entity_file
+    from workers.settings import get_settings
+    from workers.watchlists import WatchlistStore
+
+    settings = get_settings()
+    try:
+        client = redis_client(settings)
+        client.ping()
+    except (NoRedisConfigured, OSError, ConnectionError) as exc:
+        click.echo(
+            f"note: no Redis ({exc.__class__.__name__}); using the built-in knowledge base",
+            err=True,
+        )
+        kb = KnowledgeBase.builtin()
+        extra = []
+        for name in filter(None, (p.strip() for p in settings.entity_files.split(","))):
+            extra.extend(load_entity_file(Path(name)))
+        return (kb.extended(extra) if extra else kb), None
+    keys = Keys(settings.prefix)
+    return Resources(client, keys, settings).kb(), WatchlistStore(client, keys)
+
+
+@watchlist.command("test")
+@click.argument("query_or_id")
+@click.option(
+    "-i",
+    "--input",
+    "input_path",
+    required=True,
+    help="Article JSON: an ingest article (run through the pipeline) or an enriched record; - for stdin.",
+)
+def test_(query_or_id: str, input_path: str) -> None:
+    """Explain why a watchlist (by id) or a query matches one article, or why not.
+
+    Exit status: 0 match, 1 no match, 2 error (bad query or article).
+    """
+    from pipeline.errors import PermanentError, QueryError
+    from pipeline.matching import compile_watchlist
+    from pipeline.watchlist import Watchlist
+    from workers.backtest import check_record, describe_match, record_from_json
+    from workers.settings import get_settings
+
+    raw = sys.stdin.read() if input_path == "-" else _read(Path(input_path))
+    kb, store = _kb_and_store()
+    stored = store.get(query_or_id) if store is not None else None
+    w = stored or Watchlist(id="query", name="command line", query=query_or_id)
+    try:
+        compiled = compile_watchlist(w.model_copy(update={"enabled": True}), kb)
+    except QueryError as exc:
+        _query_error(exc, w.query)
+        raise SystemExit(2) from None
+    try:
+        record = record_from_json(raw, kb=kb, max_body_bytes=get_settings().max_body_bytes)
+    except PermanentError as exc:
+        click.echo(f"error: article: {exc.detail}", err=True)
+        raise SystemExit(2) from None
+    verdict = check_record(compiled, record)
+    label = f"watchlist/{w.id}" if stored else "query"
+    click.echo(
+        f"{'MATCH' if verdict.matched else 'NO MATCH'}: {label} {w.query!r} on article {record.id}"
+    )
+    if stored is not None and not stored.enabled:
+        click.echo("  (the watchlist is disabled: it would not alert now)")
+    for match in verdict.matches:
+        click.echo(f"  + {describe_match(match)}")
+    for reason in verdict.reasons:
+        click.echo(f"  - {reason}")
+    raise SystemExit(0 if verdict.matched else 1)
+
+
+@watchlist.command()
+@click.argument("watchlist_id")
+@click.option(
+    "--last",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Records to replay.",
+)
+@click.option("--examples", default=5, show_default=True, type=click.IntRange(0, 100))
+def backtest(watchlist_id: str, last: int, examples: int) -> None:
+    """Replay the newest enriched records against a watchlist and count the alerts it would send."""
+    from pipeline.errors import QueryError
+    from workers.backtest import backtest as run_backtest
+    from workers.backtest import describe_match
+
+    kb, store = _kb_and_store()
+    if store is None:
+        click.echo("error: backtest reads the enriched stream: set WIREWATCH_REDIS_URL", err=True)
+        raise SystemExit(2)
+    w = store.get(watchlist_id)
+    if w is None:
+        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
+        raise SystemExit(1)
+    try:
+        result = run_backtest(
+            store.client, store.keys.enriched, w, kb, last=last, examples=examples
+        )
+    except QueryError as exc:
+        _query_error(exc, w.query)
+        raise SystemExit(2) from None
+    click.echo(
+        f"watchlist/{watchlist_id}: {result.records} records replayed, {result.matched} matched, "
+        f"{result.alerts} alerts (one per story)"
+        + (f", {result.unreadable} unreadable" if result.unreadable else "")
+    )
+    for record, matches in result.examples:
+        click.echo(f"* {record.id} {record.title or record.url}")
+        for match in matches[:3]:
+            click.echo(f"    {describe_match(match)}")
