@@ -5,7 +5,7 @@ An article goes through, in order:
 1. ``clean``     -- HTML or crawler text -> normalised text and metadata (``cleaning.clean``)
 2. ``language``  -- ISO 639-1 code and confidence (``language.detect``)
 3. ``entities``  -- people, organisations, places linked to knowledge-base ids (``entities.tag``)
-4. ``story``     -- exact-duplicate and near-duplicate grouping into a ``story_id`` (``story``)
+4. ``story``     -- exact-duplicate, near-duplicate and same-event grouping into a ``story_id`` (``story``)
 5. ``match``     -- watchlist hits with explanations (``matching.Monitor.match``)
 
 Each step takes and returns an ``EnrichedRecord``; ``enrich`` runs them all in-process

@@ -53,6 +53,11 @@ class Keys:
         return self._k("watchlists", "version")
 
     @property
+    def watchlists_changes(self) -> str:
+        """Sorted set: watchlist id -> version of its last change (workers read only news)."""
+        return self._k("watchlists", "changes")
+
+    @property
     def entities(self) -> str:
         """Hash: entity id -> JSON entry (imported knowledge base)."""
         return self._k("entities")

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from pipeline.entities import EntityEntry, KnowledgeBase
+from pipeline.errors import QueryError
 from pipeline.flow import StoryIndex
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
@@ -113,7 +114,8 @@ class Resources:
         self._watchlists: dict[str, Watchlist] = {}
         self._story_index: StoryIndex | None = None
         self._versions: tuple[str, str] | None = None
-        self._entries_key: tuple[str, ...] = ()
+        self._imported: list[EntityEntry] = []
+        self._declared_raw: dict[str, str] = {}
         self._raw: dict[str, str] = {}
         self._checked_at = float("-inf")
 
@@ -142,33 +144,45 @@ class Resources:
         if versions == self._versions and not force:
             return False
         started = time.perf_counter()
-        imported = []
-        for value in self.client.hvals(self.keys.entities):
-            try:
-                imported.append(EntityEntry.model_validate_json(value))
-            except ValueError:
-                continue
-        entries = [*imported, *self.store.entities()]
-        entries_key = tuple(sorted(e.model_dump_json() for e in entries))
-        raw = {_s(k): _s(v) for k, v in self.client.hgetall(self.keys.watchlists).items()}
-        if self._monitor is None or entries_key != self._entries_key:
-            # The knowledge base changed: entity references resolve differently, rebuild all.
-            kb = self.base_kb().extended(entries)
-            watchlists = self._parse(raw)
-            self._monitor = _build_monitor(list(watchlists.values()), kb)
-            self._kb, self._entries_key, mode = kb, entries_key, "full"
+        entities_moved = self._versions is None or versions[1] != self._versions[1]
+        if entities_moved:  # the imported knowledge base is only re-read when its version moves
+            self._imported = self._parse_entries(self.client.hvals(self.keys.entities))
+        declared_raw = {
+            _s(k): _s(v) for k, v in self.client.hgetall(self.keys.watchlist_entities).items()
+        }
+        held = int(self._versions[0]) if self._versions is not None else None
+        if held is None or int(versions[0]) < held or self._monitor is None:
+            # First load, or the store went back (FLUSHALL, restore): read everything.
+            self._raw = self.store.raw()
+            watchlists = self._parse(self._raw)
+            delta: dict[str, str | None] = {}
         else:
-            # Only watchlists changed: update the compiled monitor in place.
-            changed = {i: v for i, v in raw.items() if self._raw.get(i) != v}
-            watchlists = {**self._watchlists, **self._parse(changed)}
-            for wid in set(self._raw) - set(raw):
-                watchlists.pop(wid, None)
-                self._monitor.remove(wid)
-            for wid in changed:
-                if wid in watchlists:
-                    self._monitor.update(watchlists[wid])
+            # Only what changed since the version this process holds.
+            delta = {
+                i: v for i, v in self.store.changes_since(held).items() if self._raw.get(i) != v
+            }
+            watchlists = dict(self._watchlists)
+            for wid, value in delta.items():
+                if value is None:
+                    self._raw.pop(wid, None)
+                    watchlists.pop(wid, None)
+                else:
+                    self._raw[wid] = value
+            watchlists.update(self._parse({i: v for i, v in delta.items() if v is not None}))
+        if self._monitor is None or entities_moved or declared_raw != self._declared_raw:
+            # The knowledge base changed: entity references resolve differently, rebuild all.
+            declared = self._parse_entries(declared_raw.values())
+            self._kb = self.base_kb().extended([*self._imported, *declared])
+            self._monitor = _build_monitor(list(watchlists.values()), self._kb)
+            mode = "full"
+        else:
+            for wid, value in delta.items():
+                if value is None:
+                    self._monitor.remove(wid)
+                elif wid in watchlists:
+                    self._update(watchlists[wid])
             mode = "incremental"
-        self._raw = raw
+        self._declared_raw = declared_raw
         self._watchlists = watchlists
         self._versions = versions
         errors = getattr(self._monitor, "errors", {}) or {}
@@ -176,12 +190,33 @@ class Resources:
             "resources.reloaded",
             mode=mode,
             watchlists=len(watchlists),
+            changed=len(delta),
             refused=sorted(errors)[:20],
             entities=len(self._kb) if self._kb is not None else 0,
             versions=list(versions),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return True
+
+    def _update(self, watchlist: Watchlist) -> None:
+        """Recompile one watchlist; one that no longer compiles is dropped and logged."""
+        assert self._monitor is not None
+        try:
+            self._monitor.update(watchlist)
+        except QueryError as exc:
+            self._monitor.remove(watchlist.id)
+            self._monitor.errors[watchlist.id] = exc
+            get_logger().error("watchlist.refused", watchlist_id=watchlist.id, error=str(exc)[:300])
+
+    @staticmethod
+    def _parse_entries(values: Iterable[Any]) -> list[EntityEntry]:
+        out = []
+        for value in values:
+            try:
+                out.append(EntityEntry.model_validate_json(value))
+            except ValueError:
+                continue
+        return out
 
     def _parse(self, raw: dict[str, str]) -> dict[str, Watchlist]:
         out = {}

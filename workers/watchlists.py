@@ -166,29 +166,82 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# Write watchlists (value "" deletes) and declared entities, bump the version once, and
+# log each watchlist id with that version in the change set, atomically: a worker that
+# reads version v and then the changes above its last version never misses a write.
+_WRITE = """
+local v = redis.call('INCR', KEYS[2])
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+  redis.call('ZADD', KEYS[3], v, ARGV[i])
+  i = i + 2
+end
+local entities = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, entities do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+return v
+"""
+_CHUNK = 1000  # watchlists per script call: keeps each call short on a busy Redis
+
+
 class WatchlistStore:
-    """Watchlists and watchlist-declared entities in Redis hashes, with one version counter."""
+    """Watchlists and watchlist-declared entities in Redis hashes, with one version counter.
+
+    Every write also records ``id -> version`` in ``keys.watchlists_changes`` so workers
+    fetch only what changed since the version they hold (100,000 watchlists stay cheap).
+    """
 
     def __init__(self, client: Any, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self._script = client.register_script(_WRITE)
 
     def version(self) -> int:
         """Return the version counter (0 before the first write)."""
         raw = self.client.get(self.keys.watchlists_version)
         return int(raw) if raw else 0
 
-    def _bump(self) -> int:
-        return int(self.client.incr(self.keys.watchlists_version))
+    def _write(
+        self,
+        watchlists: builtins.list[tuple[str, str]],
+        entities: builtins.list[tuple[str, str]] = [],  # noqa: B006 - never mutated
+    ) -> int:
+        """Store (id, json) pairs (json "" deletes) and entities; return the new version."""
+        keys = [
+            self.keys.watchlists,
+            self.keys.watchlists_version,
+            self.keys.watchlists_changes,
+            self.keys.watchlist_entities,
+        ]
+        version = 0
+        chunks = [watchlists[i : i + _CHUNK] for i in range(0, len(watchlists), _CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks):
+            ents = entities if n == len(chunks) - 1 else []
+            args: builtins.list[Any] = [len(chunk)]
+            for wid, value in chunk:
+                args += [wid, value]
+            args.append(len(ents))
+            for eid, value in ents:
+                args += [eid, value]
+            version = int(self._script(keys=keys, args=args))
+        return version
 
     def apply(
         self, wfile: WatchlistFile, *, kb: KnowledgeBase | None = None, validate: bool = True
     ) -> ApplyResult:
-        """Create or update every watchlist and entity of ``wfile``; bump the version once if anything changed."""
+        """Create or update every watchlist and entity of ``wfile``; bump the version if anything changed."""
         if validate:
             validate_file(wfile, kb if kb is not None else KnowledgeBase.builtin())
         result = ApplyResult()
-        pipe = self.client.pipeline(transaction=True)
+        writes: builtins.list[tuple[str, str]] = []
         existing = (
             self.client.hmget(self.keys.watchlists, [w.id for w in wfile.watchlists])
             if wfile.watchlists
@@ -203,7 +256,8 @@ class WatchlistStore:
                 continue
             else:
                 result.updated.append(w.id)
-            pipe.hset(self.keys.watchlists, w.id, new)
+            writes.append((w.id, new))
+        entity_writes: builtins.list[tuple[str, str]] = []
         if wfile.entities:
             old_entities = self.client.hmget(
                 self.keys.watchlist_entities, [e.id for e in wfile.entities]
@@ -211,12 +265,9 @@ class WatchlistStore:
             for e, old in zip(wfile.entities, old_entities, strict=True):
                 new = e.model_dump_json()
                 if old is None or _s(old) != new:
-                    pipe.hset(self.keys.watchlist_entities, e.id, new)
-                    result.entities_changed += 1
-        if result.changed:
-            pipe.incr(self.keys.watchlists_version)
-            pipe.execute()
-        result.version = self.version()
+                    entity_writes.append((e.id, new))
+        result.entities_changed = len(entity_writes)
+        result.version = self._write(writes, entity_writes) if result.changed else self.version()
         get_logger().info(
             "watchlists.applied",
             created=result.created,
@@ -233,10 +284,24 @@ class WatchlistStore:
         old = self.client.hget(self.keys.watchlists, watchlist.id)
         if old is not None and _s(old) == new:
             return False
-        self.client.hset(self.keys.watchlists, watchlist.id, new)
-        self._bump()
+        self._write([(watchlist.id, new)])
         get_logger().info("watchlist.stored", watchlist_id=watchlist.id)
         return True
+
+    def changes_since(self, version: int) -> dict[str, str | None]:
+        """Return id -> stored JSON (None when removed) of watchlists changed after ``version``."""
+        ids = [
+            _s(i)
+            for i in self.client.zrangebyscore(self.keys.watchlists_changes, f"({version}", "+inf")
+        ]
+        if not ids:
+            return {}
+        values = self.client.hmget(self.keys.watchlists, ids)
+        return {wid: (_s(v) if v is not None else None) for wid, v in zip(ids, values, strict=True)}
+
+    def raw(self) -> dict[str, str]:
+        """Return every stored watchlist as id -> JSON (secrets included)."""
+        return {_s(k): _s(v) for k, v in self.client.hgetall(self.keys.watchlists).items()}
 
     def get(self, watchlist_id: str) -> Watchlist | None:
         """Return one watchlist with its secret, or None."""
@@ -257,11 +322,11 @@ class WatchlistStore:
 
     def remove(self, watchlist_id: str) -> bool:
         """Delete one watchlist; return whether it existed."""
-        removed = bool(self.client.hdel(self.keys.watchlists, watchlist_id))
-        if removed:
-            self._bump()
-            get_logger().info("watchlist.removed", watchlist_id=watchlist_id)
-        return removed
+        if not self.client.hexists(self.keys.watchlists, watchlist_id):
+            return False
+        self._write([(watchlist_id, "")])
+        get_logger().info("watchlist.removed", watchlist_id=watchlist_id)
+        return True
 
     def entities(self) -> builtins.list[EntityEntry]:
         """Return the entities declared in applied watchlist files."""

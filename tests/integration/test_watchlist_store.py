@@ -105,3 +105,20 @@ def test_resources_follow_the_version(redis_url: str) -> None:
     now[0] += 1.1
     assert "org:harbourco" in res.kb().entries
     assert isinstance(res.kb(), KnowledgeBase)
+
+
+def test_workers_read_only_what_changed(redis_url: str) -> None:
+    store = _store(redis_url)
+    store.apply(parse_watchlists(YAML))
+    held = store.version()
+    assert store.changes_since(held) == {}
+    tides = store.get("tides")
+    assert tides is not None
+    assert store.put(tides.model_copy(update={"enabled": False}))
+    assert not store.put(tides.model_copy(update={"enabled": False}))  # unchanged: no write
+    store.remove("cranes")
+    changes = store.changes_since(held)
+    assert set(changes) == {"tides", "cranes"}
+    assert changes["cranes"] is None
+    assert json.loads(changes["tides"] or "{}")["enabled"] is False
+    assert store.version() == held + 2

@@ -110,6 +110,15 @@ def test_declared_language_decides_between_close_languages() -> None:
     assert detect(text, declared="da").code == "da"
 
 
+def test_declared_language_wins_within_a_close_group_and_detection_is_kept() -> None:
+    text = "saya makan nasi goreng"
+    plain = detect(text)
+    assert plain.code in {"id", "ms"}
+    other = "ms" if plain.code == "id" else "id"
+    result = detect(text, declared=other)
+    assert (result.code, result.declared, result.detected) == (other, other, plain.code)
+
+
 def test_declared_language_raises_confidence_of_agreeing_guess() -> None:
     text = "bagaimana dengan kereta"
     plain = detect(text)

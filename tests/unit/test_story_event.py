@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,20 @@ def test_run_story_passes_the_records_entities() -> None:
     first, second, other = (run_story(r, index, T0) for r in records)
     assert second.story_id == first.story_id
     assert other.story_id != first.story_id
+
+
+SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "seed-articles"
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared seed articles not available")
+def test_seed_articles_two_outlets_one_story() -> None:
+    """The issue's example: two outlets' own reports of one meeting share a story_id."""
+    index = MemoryStoryIndex()
+    found = [
+        index.assign(
+            path.stem, event_fp(path.read_text(encoding="utf-8"), f"https://{path.stem}/"), T0
+        )
+        for path in sorted(SEEDS.glob("*.txt"))
+    ]
+    assert len(found) == 2
+    assert found[1].story_id == found[0].story_id and found[1].match == "event"
