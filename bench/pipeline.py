@@ -25,10 +25,10 @@ __all__ = ["main"]
 
 
 def _payloads(count: int) -> list[str]:
-    from workers.cli.core import _candidates
     from workers.demo import SAMPLES
+    from workers.sources import iter_payloads
 
-    base = [json.loads(raw) for _, raw in _candidates(str(SAMPLES))]
+    base = [json.loads(raw) for _, raw in iter_payloads(str(SAMPLES))]
     out = []
     for n in range(count):
         article = dict(base[n % len(base)])

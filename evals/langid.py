@@ -27,6 +27,7 @@ from pipeline.language_backends import get_backends
 __all__ = ["run"]
 
 KINDS = {"sentences": "sentences", "word-pairs": "word_pairs"}
+CLOSE_GROUPS = (("hr", "sr", "bs"), ("id", "ms"), ("nb", "nn", "da"), ("xh", "zu"), ("st", "tn"))
 
 _LAST: dict[str, object] = {}  # details of the last run, for the table
 
@@ -107,7 +108,7 @@ def run(data_dir: Path) -> dict[str, float]:
     theirs = {kind: _accuracy(h) for kind, h in their_hits.items()}
     ours_us = statistics.median(our_times) * 1e6
     theirs_us = statistics.median(their_times) * 1e6
-    _LAST.update(ours=ours, theirs=theirs, confusions=our_conf)
+    _LAST.update(ours=ours, theirs=theirs, confusions=our_conf, hits=our_hits)
     metrics: dict[str, float] = {}
     for kind, key in KINDS.items():
         metrics[key] = statistics.mean(ours[kind].values())
@@ -155,8 +156,25 @@ def write_table(path: Path, metrics: dict[str, float]) -> None:
             f"| {code} | {ours['sentences'][code]:.3f} | {theirs['sentences'][code]:.3f} "
             f"| {ours['word-pairs'][code]:.3f} | {theirs['word-pairs'][code]:.3f} |"
         )
+    hits: Hits = _LAST["hits"]  # type: ignore[assignment]
+    lines += ["", "## Close groups (ours: rows gold, columns detected, counts)"]
     for kind in KINDS:
-        lines += ["", f"## Main confusions ({kind}, ours: gold -> detected, count of 200)", ""]
+        for group in CLOSE_GROUPS:
+            lines += ["", f"{kind}, {'/'.join(group)}:", ""]
+            lines += [
+                "| gold | " + " | ".join(group) + " | other |",
+                "|---" * (len(group) + 2) + "|",
+            ]
+            for gold in group:
+                right, total = sum(hits[kind][gold]), len(hits[kind][gold])
+                cells = [
+                    str(right) if got == gold else str(confusions[kind][(gold, got)])
+                    for got in group
+                ]
+                other = total - right - sum(confusions[kind][(gold, g)] for g in group if g != gold)
+                lines.append(f"| {gold} | " + " | ".join(cells) + f" | {other} |")
+    for kind in KINDS:
+        lines += ["", f"## Main confusions ({kind}, ours: gold -> detected, count)", ""]
         lines += ["| gold | detected | count |", "|---|---|---|"]
         for (gold, got), count in confusions[kind].most_common(25):
             lines.append(f"| {gold} | {got} | {count} |")

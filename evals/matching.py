@@ -46,6 +46,7 @@ _REPEATS = 3
 SEED = 20220101
 _WORD = re.compile(r"\w+")
 _MAX_SENTENCES = 2  # of the 200 per language
+_WORD_RANKS = (3_000, 60_000)  # Zipf about 4.2 down to 2 in English: topics, not function words
 _MAX_ZIPF = 4.0  # about once per 100,000 words: "sanctions" 3.95, "including" 5.5, "the" 7.7
 # Japanese, Chinese and Korean need extra tokenisers in wordfreq; they use the fallback.
 _WORDFREQ_LANGS = frozenset(wordfreq.available_languages()) - {"ja", "zh", "ko"}
@@ -113,6 +114,8 @@ def _vocabulary(
 ) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     """Return per language: topic words, bigrams holding one, and the sentences for articles.
 
+    Words come from wordfreq's list where it knows the language, else from the sentences.
+
     Queries draw on the first half of each language's sentences, generated articles on
     the second: an article shares words with watchlists the way unrelated news does.
     """
@@ -144,9 +147,25 @@ def _vocabulary(
             for a, b in zip(toks, toks[1:], strict=False):
                 if len(a) >= 3 and len(b) >= 3 and (a in topical or b in topical):
                     pairs.setdefault(f"{a} {b}")
-        words[lang] = list(types)
+        words[lang] = _wordfreq_words(lang) or list(types)
         bigrams[lang] = list(pairs)
     return words, bigrams, sentences
+
+
+def _wordfreq_words(lang: str) -> list[str]:
+    """Return the language's words from rank ``_WORD_RANKS`` of wordfreq's list (topic words).
+
+    A hundred sentences hold a few hundred such words; a population of 100,000
+    subscribers draws on a whole language, so their words come from the word list.
+    """
+    if lang not in _WORDFREQ_LANGS:
+        return []
+    first, last = _WORD_RANKS
+    out = []
+    for word in wordfreq.top_n_list(lang, last)[first:]:
+        if len(word) >= 4 and not any(c.isdigit() for c in word) and len(tokenize(word)) == 1:
+            out.append(word)
+    return out
 
 
 class _Sampler:

@@ -24,6 +24,7 @@ data (see docs/decisions.md); nothing is tuned per item.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -59,7 +60,7 @@ _GROUP_OF: dict[str, frozenset[str]] = {code: group for group in _GROUPS for cod
 _NEVER_FAST = frozenset({"id", "ms", "bs", "hr", "sr", "nb", "nn", "da"})
 # Where CLD2 alone is not trusted even on a full sentence: the close groups, the Iberian
 # and Czech/Slovak pairs, and English (CLD2's fallback guess for text it barely knows).
-_CLD2_NOT_ALONE = frozenset(_GROUP_OF) | _NEVER_FAST | {"en", "es", "ca", "pt", "cs", "sk"}
+_CLD2_NOT_ALONE = frozenset(_GROUP_OF) | {"en", "es", "ca", "pt", "cs", "sk"}
 # Languages lid.176 does not know, outside the close groups: CLD2's reliable answer stands.
 _FASTTEXT_LACKS = frozenset({"lg", "mi", "sn", "ts"})
 
@@ -70,7 +71,8 @@ _JUNK = str.maketrans("", "", "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 
-# Non-ISO-639-1 spellings of declared languages seen in HTML and feeds.
+# Non-ISO-639-1 spellings of declared languages seen in HTML and feeds. Serbo-Croatian
+# (sh, hbs) is left out on purpose: it does not say which of hr/sr/bs the text is.
 _DECLARED_ALIASES = {
     "no": "nb",
     "nob": "nb",
@@ -88,14 +90,13 @@ _DECLARED_ALIASES = {
     "msa": "ms",
     "may": "ms",
     "ind": "id",
-    "hbs": "hr",
-    "sh": "hr",
     "per": "fa",
     "pes": "fa",
     "arb": "ar",
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_code(value: str | None) -> str | None:
     """Return the ISO 639-1 code of a declared language tag, or None when unrecognised.
 
@@ -126,7 +127,7 @@ def normalize_code(value: str | None) -> str | None:
 
 def detect(text: str, *, title: str | None = None, declared: str | None = None) -> Language:
     """Return the language of ``title`` + ``text`` (``und`` when it cannot be told)."""
-    prior = normalize_code(declared)
+    prior = normalize_code(declared) if isinstance(declared, str) else None
     sample = _sample(title, text)
     junk = len(sample) - len(sample.translate(_JUNK))
     visible = len(sample) - sample.count(" ")

@@ -15,10 +15,10 @@ spans and a highlighted snippet) are built only for the watchlists that matched.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -95,19 +95,36 @@ class CompiledWatchlist:
 # --- article analysis -------------------------------------------------------------------
 
 
-class _FieldIndex:
-    """Token positions and character spans of one field, built only when needed."""
+def _match_tokens(folded: str, pos: int, tokens: tuple[str, ...], prefix: bool) -> int:
+    """Return the end of ``tokens`` read from ``pos`` in folded text (any whitespace between), else -1.
 
-    __slots__ = ("ends", "positions", "sorted", "spans", "starts", "tokens")
+    With ``prefix`` the single token may continue: the end is the end of that word.
+    """
+    n = len(folded)
+    end = pos + len(tokens[0])
+    for tok in tokens[1:]:
+        j = end
+        while j < n and folded[j].isspace():
+            j += 1
+        if j == end or not folded.startswith(tok, j):
+            return -1
+        end = j + len(tok)
+    if prefix:
+        while end < n and not folded[end].isspace():
+            end += 1
+        return end
+    return end if end == n or folded[end].isspace() else -1
+
+
+class _FieldIndex:
+    """Character spans of one field's tokens, built only when needed (entity NEAR, NEAR explanations)."""
+
+    __slots__ = ("ends", "spans", "starts")
 
     def __init__(self, text: str) -> None:
-        self.tokens, self.spans = token_spans(text)
+        _, self.spans = token_spans(text)
         self.starts = [s for s, _ in self.spans]
         self.ends = [e for _, e in self.spans]
-        self.positions: dict[str, list[int]] = {}
-        for i, tok in enumerate(self.tokens):
-            self.positions.setdefault(tok, []).append(i)
-        self.sorted = sorted(self.positions)
 
 
 class _Doc:
@@ -186,21 +203,17 @@ class _Doc:
         if leaf.field not in ("any", field):
             return []
         folded, origin = self.folded(field)
-        if isinstance(leaf, Words):
-            first = leaf.tokens[0]
-            rest = re.compile(r"\s+".join(map(re.escape, leaf.tokens)) + r"(?!\S)")
-        else:
-            first = leaf.prefix
-            rest = re.compile(re.escape(leaf.prefix) + r"\S*")
+        tokens = leaf.tokens if isinstance(leaf, Words) else (leaf.prefix,)
+        prefix = isinstance(leaf, Prefix)
         out: list[tuple[int, int]] = []
-        # str.find (C speed) proposes starts; a match anchored there confirms the token bounds.
-        pos = folded.find(first)
+        # str.find (C speed) proposes starts; a short scan confirms token boundaries.
+        pos = folded.find(tokens[0])
         while pos != -1 and len(out) < MAX_SPANS:
-            m = rest.match(folded, pos) if pos == 0 or folded[pos - 1].isspace() else None
-            if m is not None:
-                a, b = m.span()
-                out.append((a, b) if origin is None else (origin[a], origin[b - 1] + 1))
-            pos = folded.find(first, pos + 1)
+            if pos == 0 or folded[pos - 1].isspace():
+                end = _match_tokens(folded, pos, tokens, prefix)
+                if end != -1:
+                    out.append((pos, end) if origin is None else (origin[pos], origin[end - 1] + 1))
+            pos = folded.find(tokens[0], pos + 1)
         return out
 
     def mention_spans(self, entity_id: str, min_salience: float) -> list[tuple[int, int]]:
@@ -221,26 +234,26 @@ class _Doc:
         if isinstance(leaf, Or):
             out = [o for c in leaf.children for o in self.occurrences(c, field, min_salience)]
             return sorted(set(out))
+        if isinstance(leaf, Words | Prefix):
+            if leaf.field not in ("any", field):
+                return []
+            # Token positions from the space-joined tokens: " a b " found at offset p starts
+            # at the token numbered by the spaces before it; counting is C speed.
+            joined = self.JT if field == "text" else self.JH
+            if isinstance(leaf, Words):
+                pattern, width = " " + " ".join(leaf.tokens) + " ", len(leaf.tokens)
+            else:
+                pattern, width = " " + leaf.prefix, 1
+            out = []
+            spaces, counted = 0, 0
+            p = joined.find(pattern)
+            while p != -1:
+                spaces += joined.count(" ", counted, p + 1)
+                counted = p + 1
+                out.append((spaces - 1, spaces - 1 + width))
+                p = joined.find(pattern, p + 1)
+            return out
         idx = self.field(field)
-        if isinstance(leaf, Words):
-            if leaf.field not in ("any", field):
-                return []
-            first, k = leaf.tokens[0], len(leaf.tokens)
-            rest = list(leaf.tokens)
-            return [
-                (p, p + k)
-                for p in idx.positions.get(first, ())
-                if k == 1 or idx.tokens[p : p + k] == rest
-            ]
-        if isinstance(leaf, Prefix):
-            if leaf.field not in ("any", field):
-                return []
-            i = bisect_left(idx.sorted, leaf.prefix)
-            pos: list[int] = []
-            while i < len(idx.sorted) and idx.sorted[i].startswith(leaf.prefix):
-                pos.extend(idx.positions[idx.sorted[i]])
-                i += 1
-            return [(p, p + 1) for p in sorted(pos)]
         if isinstance(leaf, EntityRef):
             if field != "text" or self.E.get(leaf.id or "", -1.0) < min_salience:
                 return []
@@ -519,14 +532,18 @@ def _snippet(text: str, start: int, end: int) -> str:
 
 
 def _leaf_match(leaf: Node, d: _Doc, field: str, chars: list[tuple[int, int]]) -> Match:
-    spans = [Span(start=a, end=b) for a, b in chars[:MAX_SPANS]]
+    # model_construct: the values are built here from valid offsets; validation would
+    # cost more than the whole match on an article with many hits.
+    spans = [Span.model_construct(start=a, end=b) for a, b in chars[:MAX_SPANS]]
     text = d.record.text if field == "text" else (d.record.title or "")
     snippet = _snippet(text, spans[0].start, spans[0].end) if spans else ""
     fld: Literal["text", "title"] = "title" if field == "title" else "text"
     if isinstance(leaf, EntityRef):
-        return Match(entity=leaf.id, field=fld, spans=spans, snippet=snippet)
+        return Match.model_construct(
+            term=None, entity=leaf.id, field=fld, spans=spans, snippet=snippet
+        )
     raw = leaf.raw if isinstance(leaf, Words | Prefix) else ""
-    return Match(term=raw, field=fld, spans=spans, snippet=snippet)
+    return Match.model_construct(term=raw, entity=None, field=fld, spans=spans, snippet=snippet)
 
 
 def _token_chars(d: _Doc, field: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -678,7 +695,11 @@ class Monitor:
         self.kb = kb
         self.errors: dict[str, QueryError] = {}
         self._compiled: dict[str, CompiledWatchlist] = {}
-        self._index: dict[str, dict[str, set[str]]] = {}
+        # Evaluators of the enabled watchlists, and the presearch index over them:
+        # primary key -> ids (no second key), and primary key -> second key -> ids.
+        self._evaluators: dict[str, Evaluator] = {}
+        self._single: dict[str, set[str]] = {}
+        self._double: dict[str, dict[str, set[str]]] = {}
         for w in watchlists:
             try:
                 self.add(w)
@@ -710,8 +731,12 @@ class Monitor:
         self._compiled[wid] = compiled
         self.errors.pop(wid, None)
         if compiled.watchlist.enabled:
+            self._evaluators[wid] = compiled.evaluate
             for key, key2 in compiled.keys:
-                self._index.setdefault(key, {}).setdefault(key2, set()).add(wid)
+                if key2:
+                    self._double.setdefault(key, {}).setdefault(key2, set()).add(wid)
+                else:
+                    self._single.setdefault(key, set()).add(wid)
         return compiled
 
     update = add
@@ -721,53 +746,52 @@ class Monitor:
         old = self._compiled.pop(watchlist_id, None)
         if old is None:
             return False
+        self._evaluators.pop(watchlist_id, None)
         for key, key2 in old.keys:
-            sub = self._index.get(key)
-            if sub is None or key2 not in sub:
+            ids = self._double.get(key, {}).get(key2) if key2 else self._single.get(key)
+            if ids is None:
                 continue
-            sub[key2].discard(watchlist_id)
-            if not sub[key2]:
-                del sub[key2]
-                if not sub:
-                    del self._index[key]
+            ids.discard(watchlist_id)
+            if ids:
+                continue
+            if key2:
+                del self._double[key][key2]
+                if not self._double[key]:
+                    del self._double[key]
+            else:
+                del self._single[key]
         return True
 
     def _candidates(self, d: _Doc) -> set[str]:
-        keys, index = d.keys, self._index
-        out: set[str] = set()
-        for key in index.keys() & keys:
-            sub = index[key]
-            if len(sub) == 1 and "" in sub:
-                out |= sub[""]
-            else:
-                for key2 in sub.keys() & keys:
-                    out |= sub[key2]
+        # Set intersections and chain/map run in C: no bytecode per rejected watchlist,
+        # and only one per primary key that has second keys.
+        keys, single, double = d.keys, self._single, self._double
+        out = set(chain.from_iterable(map(single.__getitem__, single.keys() & keys)))
+        for key in double.keys() & keys:
+            sub = double[key]
+            out.update(chain.from_iterable(map(sub.__getitem__, sub.keys() & keys)))
         return out
 
     def candidates(self, record: EnrichedRecord) -> set[str]:
         """Return the ids of the watchlists the presearch index would evaluate on ``record``."""
         return self._candidates(_Doc(record))
 
-    def _hits(self, d: _Doc, ids: Iterable[str]) -> list[WatchlistHit]:
-        compiled = self._compiled
-        matched = [
-            c for c in map(compiled.__getitem__, ids) if c.watchlist.enabled and c.evaluate(d)
-        ]
-        matched.sort(key=lambda c: c.watchlist.id)
-        return [
-            WatchlistHit(
-                watchlist=c.watchlist,
-                matches=_explain(c.query.root, d, c.watchlist.min_salience) or [],
-            )
-            for c in matched
-        ]
+    def _hits(self, d: _Doc, matched: list[str]) -> list[WatchlistHit]:
+        matched.sort()
+        out = []
+        for wid in matched:
+            c = self._compiled[wid]
+            matches = _explain(c.query.root, d, c.watchlist.min_salience) or []
+            out.append(WatchlistHit(watchlist=c.watchlist, matches=matches))
+        return out
 
     def match(self, record: EnrichedRecord) -> list[WatchlistHit]:
         """Return the enabled watchlists ``record`` matches, sorted by id, each with its matches."""
         d = _Doc(record)
-        return self._hits(d, self._candidates(d))
+        evaluators = self._evaluators
+        return self._hits(d, [wid for wid in self._candidates(d) if evaluators[wid](d)])
 
     def match_bruteforce(self, record: EnrichedRecord) -> list[WatchlistHit]:
-        """Evaluate every watchlist on ``record`` (the reference the presearch must agree with)."""
+        """Evaluate every enabled watchlist on ``record`` (the reference the presearch must agree with)."""
         d = _Doc(record)
-        return self._hits(d, self._compiled)
+        return self._hits(d, [wid for wid, evaluate in self._evaluators.items() if evaluate(d)])

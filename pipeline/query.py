@@ -94,6 +94,10 @@ _ASCII_BYTES = bytes(range(128))
 _EXTRA_FOLD = {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe"}
 # Folded form of every non-ASCII character seen so far, filled lazily.
 _PIECES: dict[str, str] = {}
+# The same as a str.translate table; ASCII maps to itself so lookups never miss.
+_TABLE: dict[int, str | int] = {i: i for i in range(128)}
+# Above this many distinct non-ASCII characters, one translate pass beats a replace each.
+_REPLACE_LIMIT = 40
 
 
 def _fold_char(char: str) -> str:
@@ -128,7 +132,13 @@ def _piece(char: str) -> str:
         elif piece.isspace():
             piece = " "  # "…" is one separator, not three: offsets stay put
         _PIECES[char] = piece
+        _TABLE[ord(char)] = piece
     return piece
+
+
+def _fold_len(char: str) -> int:
+    """Return ``len(fold(char))`` without the whole-text machinery."""
+    return sum(1 if c.isascii() else len(_piece(c)) for c in char.lower())
 
 
 def fold(text: str) -> str:
@@ -144,7 +154,12 @@ def fold(text: str) -> str:
     low = raw.translate(_BYTE_SEPARATORS).decode("utf-8", "surrogatepass")
     if len(low) == len(raw):
         return low
-    for char in set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")):
+    chars = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    if len(chars) > _REPLACE_LIMIT:  # Chinese, Japanese...: one translate pass instead
+        for char in chars:
+            _piece(char)
+        return low.translate(_TABLE)
+    for char in chars:
         piece = _piece(char)
         if piece != char:
             low = low.replace(char, piece)
@@ -163,7 +178,7 @@ def fold_offsets(text: str) -> tuple[str, list[int] | None]:
     character folded to exactly one, the usual case, so folded offsets are text offsets.
     """
     folded = fold(text)
-    odd = {c: n for c in set(text) - _ASCII if (n := len(fold(c))) != 1}
+    odd = {c: n for c in set(text) - _ASCII if (n := _fold_len(c)) != 1}
     if not odd and len(folded) == len(text):
         return folded, None
     # A contiguous range between two characters that folded to zero or several at a time.

@@ -64,12 +64,12 @@ def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list
 
 def _push_samples(client: Any, keys: Any) -> tuple[int, list[str]]:
     from pipeline.errors import PipelineError
-    from workers.cli.core import _candidates
     from workers.client import push_many
+    from workers.sources import iter_payloads
     from workers.validation import parse_article
 
     payloads, refused = [], []
-    for label, raw in _candidates(str(SAMPLES)):
+    for label, raw in iter_payloads(str(SAMPLES)):
         try:
             parse_article(raw, max_body_bytes=5_000_000)
         except PipelineError as exc:

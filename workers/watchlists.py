@@ -136,7 +136,9 @@ def validate_file(wfile: WatchlistFile, kb: KnowledgeBase) -> None:
         try:
             _compile(w, full_kb)
         except QueryError as exc:
-            where = f" at position {exc.position}" if exc.position is not None else ""
+            where = (
+                "" if exc.position is None or "position" in exc.detail else f" at {exc.position}"
+            )
             raise QueryError(
                 f"watchlist {w.id}: query{where}: {exc.detail}", position=exc.position
             ) from None

@@ -32,6 +32,7 @@ __all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 _MAX_KEY = 255  # key length is packed into the low byte of the automaton payload
 _KIND_BITS = 3
 _CHUNK = 2000  # entries folded per batch while compiling
+_SEEN_MASK = (1 << 24) - 1  # 16M-bit (2 MB) bitmap: ~3% false positives at 500k keys
 
 
 class EntityEntry(BaseModel):
@@ -130,38 +131,56 @@ class KnowledgeBase:
         for n, key in zip(builtin, keys_of([self._list[n].name for n in builtin]), strict=True):
             builtin_names.setdefault(key, []).append(n)
         takeovers: dict[int, int] = {}
+        # The loop below runs once per form (~500,000 for 100,000 entries): locals only.
+        # A bitmap of key hashes answers "seen before?" far faster than a trie walk and
+        # holds no Python objects; only a repeated key (or a false positive) pays for
+        # ``get``.
+        seen = bytearray((_SEEN_MASK + 1) // 8)
+        get, add_word = self._automaton.get, self._automaton.add_word
+        single, rules = self._single, self._rules
+        any_upper, demonym, name_kind, variant = (
+            int(CaseRule.ANY_UPPER),
+            int(Kind.DEMONYM),
+            int(Kind.NAME),
+            int(Kind.VARIANT),
+        )
         for order in (declared, builtin):
+            check = bool(builtin_names) and order is declared
             for chunk in range(0, len(order), _CHUNK):
-                indexes = order[chunk : chunk + _CHUNK]
-                forms, owners = self._forms(indexes)
+                forms, owners = self._forms(order[chunk : chunk + _CHUNK])
                 keys = keys_of(forms)
-                check = bool(builtin_names) and order is declared
                 for form, key, (n, kind, person) in zip(forms, keys, owners, strict=True):
-                    if check and not person and kind <= Kind.VARIANT and kind != Kind.ALIAS:
+                    size = len(key)
+                    if size < 2 or size > _MAX_KEY:
+                        continue
+                    if " " in key:
+                        rule = any_upper
+                    elif key.isdigit():
+                        continue
+                    else:
+                        rule = int(case_rule(form, key, person=person and kind != demonym))
+                    if check and not person and (kind == name_kind or kind == variant):
                         named = builtin_names.get(key, ())
                         if len(named) == 1:
                             takeovers.setdefault(named[0], n)
-                    self._add_key(form, key, takeovers.get(n, n) if takeovers else n, kind, person)
-        if len(self._single):
+                    owner = takeovers.get(n, n) if takeovers else n
+                    packed = (owner << _KIND_BITS) | kind
+                    slot = hash(key) & _SEEN_MASK
+                    byte, bit = slot >> 3, 1 << (slot & 7)
+                    payload = get(key, -1) if seen[byte] & bit else -1
+                    if payload == -1:  # a new key: by far the most common case
+                        seen[byte] |= bit
+                        add_word(key, (len(single) << 8) | size)
+                        single.append(packed)
+                        rules.append(rule)
+                    else:
+                        self._merge(payload >> 8, packed, rule)
+        if len(single):
             self._automaton.make_automaton()
 
-    def _add_key(self, form: str, key: str, owner: int, kind: Kind, person: bool) -> None:
-        if len(key) < 2 or len(key) > _MAX_KEY or key.isdigit():
-            return
-        rule = int(
-            CaseRule.ANY_UPPER
-            if " " in key
-            else case_rule(form, key, person=person and kind != Kind.DEMONYM)
-        )
-        packed = (owner << _KIND_BITS) | int(kind)
-        payload = self._automaton.get(key, -1)
-        if payload == -1:  # a new key: by far the most common case
-            kid = len(self._single)
-            self._automaton.add_word(key, (kid << 8) | len(key))
-            self._single.append(packed)
-            self._rules.append(rule)
-            return
-        kid = payload >> 8
+    def _merge(self, kid: int, packed: int, rule: int) -> None:
+        """Add a candidate (packed entry index and kind) to an existing key."""
+        owner, kind = packed >> _KIND_BITS, packed & 7
         if rule > self._rules[kid]:
             self._rules[kid] = rule
         first = self._single[kid]
@@ -169,7 +188,7 @@ class KnowledgeBase:
         assert same is not None
         for m, old in enumerate(same):
             if old >> _KIND_BITS == owner:
-                if int(kind) < old & 7:
+                if kind < old & 7:
                     same[m] = packed
                 break
         else:

@@ -21,6 +21,7 @@ the character span of the word it came from.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -134,14 +135,31 @@ def _classify(gap: str) -> tuple[int, bool]:
     return kind, ends_sentence
 
 
+def _blank_initials(text: str, folded: str) -> str:
+    """Blank out middle initials (``V.`` in ``Vladimir V. Putin``) in the folded text.
+
+    Built in one join: replacing them one by one would copy the whole text per
+    initial, quadratic on a long list of names.
+    """
+    if ". " not in text:
+        return folded
+    pieces: list[str] = []
+    last = 0
+    for m in _MIDDLE_INITIAL.finditer(text):
+        s = m.start()
+        if s >= 3 and text[s - 1] == " " and text[s - 2].isalpha() and text[s - 3].isalpha():
+            pieces.append(folded[last:s])
+            pieces.append("  ")
+            last = s + 2
+    if not pieces:
+        return folded
+    pieces.append(folded[last:])
+    return "".join(pieces)
+
+
 def tokenize(text: str) -> TokenStream:
     """Fold ``text`` into a ``TokenStream`` (see the module docstring for the rules)."""
-    folded = fold(text)
-    if ". " in text:
-        for m in _MIDDLE_INITIAL.finditer(text):
-            s = m.start()
-            if s >= 3 and text[s - 1] == " " and text[s - 2].isalpha() and text[s - 3].isalpha():
-                folded = folded[:s] + "  " + folded[s + 2 :]
+    folded = _blank_initials(text, fold(text))
     parts = _SPLIT.split(folded)
     out = TokenStream(text=text)
     count = len(parts) // 2
@@ -161,11 +179,12 @@ def tokenize(text: str) -> TokenStream:
     out.caps = [text[s].isupper() for s in starts]
     seps = [_SEPARATORS[g] for g in gaps[1:]]
     seps.append("")
-    pieces = [x for pair in zip(words, seps, strict=True) for x in pair]
-    out.string = "".join(pieces)
-    bounds = list(accumulate(map(len, pieces)))  # end of word 0, end of its gap, end of word 1, ...
-    out.by_end = dict(zip(bounds[0::2], range(count), strict=True))
-    out.by_offset = dict(zip([0, *bounds[1:-1:2]], range(count), strict=True))
+    pairs = list(map(operator.add, words, seps))  # each word followed by its gap
+    out.string = "".join(pairs)
+    offsets = [0, *accumulate(map(len, pairs))]
+    del offsets[-1]
+    out.by_offset = dict(zip(offsets, range(count), strict=True))
+    out.by_end = dict(zip(map(operator.add, offsets, map(len, words)), range(count), strict=True))
     return out
 
 
@@ -180,38 +199,27 @@ def keys_of(names: list[str]) -> list[str]:
     """
     if not names:
         return []
-    joined = f"\n{_RECORD}\n".join(n.replace(_RECORD, " ") for n in names)
-    folded = fold(joined)
-    if ". " in joined:
-        for m in _MIDDLE_INITIAL.finditer(joined):
-            s = m.start()
-            if (
-                s >= 3
-                and joined[s - 1] == " "
-                and joined[s - 2].isalpha()
-                and joined[s - 3].isalpha()
-            ):
-                folded = folded[:s] + "  " + folded[s + 2 :]
+    joined = f"\n{_RECORD}\n".join(n.replace(_RECORD, "|") for n in names)
+    folded = _blank_initials(joined, fold(joined))
     parts = _SPLIT.split(folded)
-    words = [w.replace(".", "") if "." in w else w for w in parts[1::2]]
+    words = parts[1::2]
+    if "." in folded:
+        words = [w.replace(".", "") if "." in w else w for w in words]
     # The gap after each word: a separator inside a name, record marks between names.
-    seps = [
-        " "
-        if g == " "
-        else (
-            _RECORD * g.count(_RECORD)
-            if _RECORD in g
-            else _SEPARATORS[_classify(g)[0]]
-            if g
-            else ""
-        )
-        for g in parts[2::2]
-    ]
+    sep_of = _KEY_SEPARATORS.get
+    seps = [sep_of(g) or _key_separator(g) for g in parts[2::2]]
     head = _RECORD * parts[0].count(_RECORD)  # leading names without any word
-    keys = (head + "".join([x for pair in zip(words, seps, strict=True) for x in pair])).split(
-        _RECORD
-    )
+    keys = (head + "".join(map(operator.add, words, seps))).split(_RECORD)
     return [k.strip(" ,|") if k[:1] in " ,|" or k[-1:] in " ,|" else k for k in keys]
+
+
+_KEY_SEPARATORS = {" ": " ", f"\n{_RECORD}\n": _RECORD}
+
+
+def _key_separator(gap: str) -> str:
+    if _RECORD in gap:
+        return _RECORD * gap.count(_RECORD)
+    return _SEPARATORS[_classify(gap)[0]] if gap else ""
 
 
 @lru_cache(maxsize=65_536)

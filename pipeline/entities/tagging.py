@@ -181,6 +181,9 @@ class _Tagger:
         # word -> [((priority, -token index), id)]; min() = surname first, then most recent
         self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
         self._person_forms: set[tuple[str, tuple[str, ...]]] = set()
+        self._defined: set[tuple[str, str]] = set()  # (acronym, entity id) already linked
+        self.stop = _stopwords()  # bound once: looked up for every capitalised word
+        self.calendar = _calendar_words()
 
     @functools.cached_property
     def lower_words(self) -> set[str]:
@@ -205,9 +208,9 @@ class _Tagger:
         if not stream.caps[k]:
             return False
         word = stream.words[k]
-        if word in HONORIFICS or word in _calendar_words():
+        if word in HONORIFICS or word in self.calendar:
             return False
-        if stream.sentence_start[k] and (word in _stopwords() or word in self.lower_words):
+        if stream.sentence_start[k] and (word in self.stop or word in self.lower_words):
             return False
         return True
 
@@ -343,14 +346,14 @@ class _Tagger:
         if m.i != m.j or not self.stream.sentence_start[m.i]:
             return False
         word = self.stream.words[m.i]
-        return word in _stopwords() or word in self.lower_words
+        return word in self.stop or word in self.lower_words
 
     def _continues(self, k: int) -> bool:
         """Whether token ``k`` (after a match) is a capitalised word of the same name."""
         stream = self.stream
-        if not stream.caps[k] or stream.words[k] in _calendar_words():
+        if not stream.caps[k] or stream.words[k] in self.calendar:
             return False
-        return not (stream.sentence_start[k] and stream.words[k] in _stopwords())
+        return not (stream.sentence_start[k] and stream.words[k] in self.stop)
 
     def _extends(self, m: _Match, covered: set[int]) -> bool:
         """Whether a capitalised word outside any match continues the matched name."""
@@ -402,10 +405,22 @@ class _Tagger:
             return
         if not (2 <= len(surface) <= 10 and surface.isupper()):
             return
-        for k, word in enumerate(words):
-            if k >= a and word == words[a] and k not in self.covered:
-                if stream.text[stream.starts[k] : stream.ends[k]].isupper():
-                    self._add(found, k, k)
+        if (words[a], found.id) in self._defined:
+            return  # the first definition already took every later use
+        self._defined.add((words[a], found.id))
+        for k in self._capitals.get(words[a], ()):
+            if k >= a and k not in self.covered:
+                self._add(found, k, k)
+
+    @functools.cached_property
+    def _capitals(self) -> dict[str, list[int]]:
+        """Positions of each word written in capitals (acronym candidates), built once."""
+        stream = self.stream
+        out: dict[str, list[int]] = {}
+        for k, (s, e) in enumerate(zip(stream.starts, stream.ends, strict=True)):
+            if stream.caps[k] and 2 <= e - s <= 12 and stream.text[s:e].isupper():
+                out.setdefault(stream.words[k], []).append(k)
+        return out
 
     def link_runs(self) -> None:
         """Join short forms to earlier full names; tag other capitalised runs as unlinked."""
@@ -470,7 +485,7 @@ class _Tagger:
         ):
             person = person or words[i] in HONORIFICS
             i += 1
-        while j >= i and (words[j] in _CONNECTORS or words[j] in _calendar_words()):
+        while j >= i and (words[j] in _CONNECTORS or words[j] in self.calendar):
             j -= 1
         if i > j or j - i + 1 > _MAX_RUN:
             return

@@ -82,7 +82,16 @@ def test_declared_person_does_not_take_over_a_place() -> None:
 
 
 def test_keys_of_matches_tokenize() -> None:
-    names = ["", "Vladimir V. Putin", "ANGLO-CARIBBEAN CO., LTD.", "U.S.", "(x) y", "...", "Foo"]
+    names = [
+        "",
+        "Vladimir V. Putin",
+        "ANGLO-CARIBBEAN CO., LTD.",
+        "U.S.",
+        "(x) y",
+        "...",
+        "Foo",
+        "x\x1ey",
+    ]
     assert keys_of(names) == [tokenize(n).string for n in names]
     assert key_of("Jong-un") == key_of("Jong Un") == "jong un"
 

@@ -255,3 +255,12 @@ def test_unlisted_names_get_the_same_id_in_any_spelling() -> None:
     second = ids("Officials said Kim Jong Un arrived.", base=KnowledgeBase())
     assert unlinked_id(["kim", "jong", "un"]) in first
     assert unlinked_id(["kim", "jong", "un"]) in second
+
+
+def test_repetitive_hostile_text_is_handled_in_one_pass() -> None:
+    """Thousands of acronym definitions and same-surname people (quadratic if rescanned)."""
+    text = "The International Court (IC) met. " * 5000
+    text += " ".join(f"Person{n} Smith came. Smith left." for n in range(3000))
+    entities = {e.id: e for e in tag(text, kb=kb())}
+    court = entities[unlinked_id(["international", "court"])]
+    assert len(court.mentions) == 10_000

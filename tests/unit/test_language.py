@@ -187,6 +187,7 @@ def test_hostile_input_never_crashes(text: str) -> None:
 
 def test_non_string_title_and_declared_are_tolerated() -> None:
     _valid(detect("Un texte en français.", title=None, declared=None))
+    _valid(detect("Un texte en français.", title=b"bytes", declared=["fr"]))  # type: ignore[arg-type]
 
 
 def test_backends_load_once_per_process() -> None:

@@ -154,63 +154,6 @@ def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
 
 # -- push -----------------------------------------------------------------------------------
 
-_LINK_RE = None
-
-
-def _file_article(path: Path) -> str:
-    """Build an ingest payload from one .html/.txt file (URL from its canonical link if any)."""
-    import re
-
-    global _LINK_RE
-    if _LINK_RE is None:
-        _LINK_RE = re.compile(
-            r"""<(?:link[^>]+rel=["']canonical["'][^>]+href|meta[^>]+property=["']og:url["'][^>]+content)=["']([^"']+)["']""",
-            re.I,
-        )
-    data = path.read_bytes()
-    text = data.decode("utf-8", "replace")
-    article: dict[str, Any] = {}
-    if path.suffix.lower() in (".html", ".htm"):
-        found = _LINK_RE.search(text[:200_000])
-        article["url"] = (
-            found.group(1) if found and "://" in found.group(1) else path.resolve().as_uri()
-        )
-        article["html"] = text
-    else:
-        article["url"] = path.resolve().as_uri()
-        article["text"] = text
-    return json.dumps(article, ensure_ascii=False)
-
-
-def _candidates(source: str) -> Iterator[tuple[str, bytes | str]]:
-    """Yield (label, raw payload) from a JSONL file, a directory of documents, or stdin."""
-    if source == "-":
-        for n, line in enumerate(sys.stdin.buffer, 1):
-            if line.strip():
-                yield f"line {n}", line.rstrip(b"\r\n")
-        return
-    path = Path(source)
-    if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and file.suffix.lower() in (".html", ".htm", ".txt"):
-                yield file.name, _file_article(file)
-            elif file.is_file() and file.suffix.lower() in (".jsonl", ".ndjson"):
-                yield from _jsonl(file)
-        return
-    if not path.exists():
-        _fail(f"{source}: no such file or directory")
-    if path.suffix.lower() in (".html", ".htm", ".txt"):
-        yield path.name, _file_article(path)
-        return
-    yield from _jsonl(path)
-
-
-def _jsonl(path: Path) -> Iterator[tuple[str, bytes]]:
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                yield f"{path.name}:{n}", line.rstrip(b"\r\n")
-
 
 @main.command()
 @click.argument("source", metavar="FILE|DIR|-")
@@ -223,8 +166,11 @@ def push(source: str, quiet: bool) -> None:
     """
     from pipeline.errors import PipelineError
     from workers.client import push_many
+    from workers.sources import count_payloads, iter_payloads
     from workers.validation import parse_article
 
+    if source != "-" and not Path(source).exists():
+        _fail(f"{source}: no such file or directory")
     settings = get_settings()
     keys = Keys(settings.prefix)
     client = _client()
@@ -236,7 +182,10 @@ def push(source: str, quiet: bool) -> None:
         sink = sys.stderr if not quiet else stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
         bar = stack.enter_context(
             click.progressbar(
-                _candidates(source), length=_count(source), label="pushing", file=sink
+                _checked(iter_payloads(source)),
+                length=count_payloads(source),
+                label="pushing",
+                file=sink,
             )
         )
         for label, raw in bar:
@@ -265,21 +214,12 @@ def push(source: str, quiet: bool) -> None:
         raise SystemExit(3)
 
 
-def _count(source: str) -> int | None:
-    """Return how many candidates ``source`` holds (for the progress bar), None for stdin."""
-    if source == "-":
-        return None
-    path = Path(source)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    total = 0
-    for file in files:
-        suffix = file.suffix.lower()
-        if suffix in (".html", ".htm", ".txt"):
-            total += 1
-        elif suffix in (".jsonl", ".ndjson") or not path.is_dir():
-            with contextlib.suppress(OSError), file.open("rb") as fh:
-                total += sum(1 for line in fh if line.strip())
-    return total
+def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str, bytes | str]]:
+    """Turn a missing input into a usage error instead of a traceback."""
+    try:
+        yield from payloads
+    except FileNotFoundError as exc:
+        _fail(str(exc))
 
 
 # -- process --------------------------------------------------------------------------------
