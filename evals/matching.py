@@ -427,4 +427,14 @@ def run(data_dir: Path) -> dict[str, float]:
         "candidates_per_article": float(statistics.median(candidates)),
         "hits_per_article": round(hits / len(records), 2),
         "build_s": round(build_s, 1),
+        "ref_loop_ms": round(_ref_loop_ms(), 1),
     }
+
+
+def _ref_loop_ms() -> float:
+    """CPU time of a fixed pure-Python loop, to scale timings between machines (idle core: 30-50)."""
+    start = time.thread_time()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.thread_time() - start) * 1000

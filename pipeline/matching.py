@@ -38,9 +38,9 @@ from pipeline.query import (
     Source,
     Words,
     compile_query,
+    fold_exact,
     fold_offsets,
     token_spans,
-    tokenize,
 )
 from pipeline.watchlist import Watchlist
 
@@ -56,6 +56,7 @@ __all__ = [
 _ENT = "\x01"  # key prefixes that no word token can contain
 _PFX = "\x02"
 _PREFIX_KEY_LEN = 3  # == query.MIN_PREFIX: every prefix query is indexed by its first 3 letters
+SMALL_PRIMARY = 8  # watchlists under one primary key evaluated without second-key filtering
 MAX_SPANS = 10  # spans reported per match; an article can repeat a word hundreds of times
 SNIPPET_CONTEXT = 60  # characters of context on each side of the highlighted match
 
@@ -137,6 +138,7 @@ class _Doc:
         "JH",
         "JT",
         "T",
+        "_analysed",
         "_fields",
         "_folded",
         "keys",
@@ -147,8 +149,9 @@ class _Doc:
 
     def __init__(self, record: EnrichedRecord) -> None:
         self.record = record
-        text_tokens = tokenize(record.text)
-        title_tokens = tokenize(record.title) if record.title else []
+        self._analysed = {"text": fold_exact(record.text), "title": fold_exact(record.title or "")}
+        text_tokens = self._analysed["text"][0].split()
+        title_tokens = self._analysed["title"][0].split()
         self.T = set(text_tokens)
         self.H = set(title_tokens)
         self.A = self.T | self.H if self.H else self.T
@@ -195,7 +198,7 @@ class _Doc:
         got = self._folded.get(field)
         if got is None:
             text = self.record.text if field == "text" else (self.record.title or "")
-            got = self._folded[field] = fold_offsets(text)
+            got = self._folded[field] = fold_offsets(text, self._analysed[field])
         return got
 
     def char_spans(self, leaf: Words | Prefix, field: str) -> list[tuple[int, int]]:
@@ -507,7 +510,11 @@ def _plan(root: Node) -> tuple[Pair, ...]:
         raise QueryError(
             "position 0: query has no indexable term", position=0, reason="query_too_expensive"
         )
-    return tuple(pairs)
+    # One pair per primary key: two second keys under one primary make it unconditional.
+    by_primary: dict[str, str] = {}
+    for key, key2 in pairs:
+        by_primary[key] = key2 if by_primary.get(key, key2) == key2 else ""
+    return tuple(by_primary.items())
 
 
 def compile_watchlist(w: Watchlist, kb: EntityLookup | None = None) -> CompiledWatchlist:
@@ -532,18 +539,14 @@ def _snippet(text: str, start: int, end: int) -> str:
 
 
 def _leaf_match(leaf: Node, d: _Doc, field: str, chars: list[tuple[int, int]]) -> Match:
-    # model_construct: the values are built here from valid offsets; validation would
-    # cost more than the whole match on an article with many hits.
-    spans = [Span.model_construct(start=a, end=b) for a, b in chars[:MAX_SPANS]]
+    spans = [Span(start=a, end=b) for a, b in chars[:MAX_SPANS]]
     text = d.record.text if field == "text" else (d.record.title or "")
     snippet = _snippet(text, spans[0].start, spans[0].end) if spans else ""
     fld: Literal["text", "title"] = "title" if field == "title" else "text"
     if isinstance(leaf, EntityRef):
-        return Match.model_construct(
-            term=None, entity=leaf.id, field=fld, spans=spans, snippet=snippet
-        )
+        return Match(entity=leaf.id, field=fld, spans=spans, snippet=snippet)
     raw = leaf.raw if isinstance(leaf, Words | Prefix) else ""
-    return Match.model_construct(term=raw, entity=None, field=fld, spans=spans, snippet=snippet)
+    return Match(term=raw, field=fld, spans=spans, snippet=snippet)
 
 
 def _token_chars(d: _Doc, field: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -700,6 +703,7 @@ class Monitor:
         self._evaluators: dict[str, Evaluator] = {}
         self._single: dict[str, set[str]] = {}
         self._double: dict[str, dict[str, set[str]]] = {}
+        self._entries: dict[str, dict[str, str]] = {}  # primary -> id -> second key
         for w in watchlists:
             try:
                 self.add(w)
@@ -733,10 +737,7 @@ class Monitor:
         if compiled.watchlist.enabled:
             self._evaluators[wid] = compiled.evaluate
             for key, key2 in compiled.keys:
-                if key2:
-                    self._double.setdefault(key, {}).setdefault(key2, set()).add(wid)
-                else:
-                    self._single.setdefault(key, set()).add(wid)
+                self._index_add(key, key2, wid)
         return compiled
 
     update = add
@@ -746,21 +747,49 @@ class Monitor:
         old = self._compiled.pop(watchlist_id, None)
         if old is None:
             return False
-        self._evaluators.pop(watchlist_id, None)
-        for key, key2 in old.keys:
-            ids = self._double.get(key, {}).get(key2) if key2 else self._single.get(key)
-            if ids is None:
-                continue
-            ids.discard(watchlist_id)
-            if ids:
-                continue
-            if key2:
-                del self._double[key][key2]
-                if not self._double[key]:
-                    del self._double[key]
-            else:
-                del self._single[key]
+        if self._evaluators.pop(watchlist_id, None) is not None:
+            for key, key2 in old.keys:
+                self._index_remove(key, key2, watchlist_id)
         return True
+
+    # A primary key with few watchlists lists them all in ``_single``: evaluating a few
+    # candidates costs less than intersecting their second keys with the article's keys.
+    # Past ``SMALL_PRIMARY`` watchlists, those with a second key move to ``_double``.
+
+    def _index_add(self, key: str, key2: str, wid: str) -> None:
+        entries = self._entries.setdefault(key, {})
+        entries[wid] = key2
+        if len(entries) == SMALL_PRIMARY + 1:  # grew past small: split by second key
+            for other, other2 in entries.items():
+                if other2 and other != wid:
+                    self._single[key].discard(other)
+                    self._double.setdefault(key, {}).setdefault(other2, set()).add(other)
+        if key2 and len(entries) > SMALL_PRIMARY:
+            self._double.setdefault(key, {}).setdefault(key2, set()).add(wid)
+        else:
+            self._single.setdefault(key, set()).add(wid)
+
+    def _index_remove(self, key: str, key2: str, wid: str) -> None:
+        entries = self._entries.get(key)
+        if entries is None or entries.pop(wid, None) is None:
+            return
+        if not entries:
+            del self._entries[key]
+        for ids in (self._single.get(key), self._double.get(key, {}).get(key2)):
+            if ids is not None:
+                ids.discard(wid)
+        if len(entries) == SMALL_PRIMARY:  # small again: everything back in _single
+            for other in entries:
+                self._single.setdefault(key, set()).add(other)
+            self._double.pop(key, None)
+        if not self._single.get(key, True):
+            del self._single[key]
+        sub = self._double.get(key)
+        if sub is not None:
+            if key2 in sub and not sub[key2]:
+                del sub[key2]
+            if not sub:
+                del self._double[key]
 
     def _candidates(self, d: _Doc) -> set[str]:
         # Set intersections and chain/map run in C: no bytecode per rejected watchlist,

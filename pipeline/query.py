@@ -55,6 +55,7 @@ __all__ = [
     "Words",
     "compile_query",
     "fold",
+    "fold_exact",
     "fold_offsets",
     "leaves",
     "parse",
@@ -141,29 +142,38 @@ def _fold_len(char: str) -> int:
     return sum(1 if c.isascii() else len(_piece(c)) for c in char.lower())
 
 
+def fold_exact(text: str) -> tuple[str, bool]:
+    """Return ``fold(text)`` and whether every character folded to exactly one (offsets unchanged).
+
+    Folding is per character and avoids Python loops over the text: ASCII separators
+    become spaces with one ``bytes.translate`` over the UTF-8 encoding (bytes of
+    multi-byte characters are all >= 0x80 and left alone), and each *distinct* non-ASCII
+    character, found by deleting the ASCII bytes, is replaced by its cached piece.
+    """
+    lowered = text.lower()
+    same_length = len(lowered) == len(text)
+    raw = lowered.encode("utf-8", "surrogatepass")
+    low = raw.translate(_BYTE_SEPARATORS).decode("utf-8", "surrogatepass")
+    if len(low) == len(raw):
+        return low, same_length
+    chars = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    pieces = {c: _piece(c) for c in chars}  # fills the translate table for every one
+    exact = same_length and all(len(p) == 1 for p in pieces.values())
+    if len(chars) > _REPLACE_LIMIT:  # Chinese, Japanese...: one translate pass instead
+        return low.translate(_TABLE), exact
+    for char, piece in pieces.items():
+        if piece != char:
+            low = low.replace(char, piece)
+    return low, exact
+
+
 def fold(text: str) -> str:
     """Return ``text`` in analysis form: lower case, no diacritics, separators as spaces.
 
     ``fold("Kim Jong-un, Müller")`` is ``"kim jong un  muller"``; its ``split()`` is the
-    token list. Folding is per character and avoids Python loops over the text: ASCII
-    separators become spaces with one ``bytes.translate`` over the UTF-8 encoding (bytes
-    of multi-byte characters are all >= 0x80 and left alone), and each *distinct*
-    non-ASCII character, found by deleting the ASCII bytes, is replaced by its cached piece.
+    token list (``tokenize``).
     """
-    raw = text.lower().encode("utf-8", "surrogatepass")
-    low = raw.translate(_BYTE_SEPARATORS).decode("utf-8", "surrogatepass")
-    if len(low) == len(raw):
-        return low
-    chars = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
-    if len(chars) > _REPLACE_LIMIT:  # Chinese, Japanese...: one translate pass instead
-        for char in chars:
-            _piece(char)
-        return low.translate(_TABLE)
-    for char in chars:
-        piece = _piece(char)
-        if piece != char:
-            low = low.replace(char, piece)
-    return low
+    return fold_exact(text)[0]
 
 
 def tokenize(text: str) -> list[str]:
@@ -171,16 +181,17 @@ def tokenize(text: str) -> list[str]:
     return fold(text).split()
 
 
-def fold_offsets(text: str) -> tuple[str, list[int] | None]:
+def fold_offsets(text: str, folded: tuple[str, bool] | None = None) -> tuple[str, list[int] | None]:
     """Return ``fold(text)`` and, unless offsets are unchanged, each folded offset's offset in ``text``.
 
     The map has ``len(folded) + 1`` entries (the last is ``len(text)``); ``None`` means every
     character folded to exactly one, the usual case, so folded offsets are text offsets.
+    ``folded`` is ``fold_exact(text)`` when the caller already has it.
     """
-    folded = fold(text)
+    result, exact = folded if folded is not None else fold_exact(text)
+    if exact:
+        return result, None
     odd = {c: n for c in set(text) - _ASCII if (n := _fold_len(c)) != 1}
-    if not odd and len(folded) == len(text):
-        return folded, None
     # A contiguous range between two characters that folded to zero or several at a time.
     origin: list[int] = []
     last = 0
@@ -190,12 +201,12 @@ def fold_offsets(text: str) -> tuple[str, list[int] | None]:
         last = m.end()
     origin.extend(range(last, len(text)))
     origin.append(len(text))
-    if len(origin) != len(folded) + 1:  # a context-dependent case mapping; spans approximate
+    if len(origin) != len(result) + 1:  # a context-dependent case mapping; spans approximate
         origin = [
-            min(round(j * len(text) / max(1, len(folded))), len(text))
-            for j in range(len(folded) + 1)
+            min(round(j * len(text) / max(1, len(result))), len(text))
+            for j in range(len(result) + 1)
         ]
-    return folded, origin
+    return result, origin
 
 
 def token_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:

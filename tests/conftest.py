@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The real service processes, defined here once so integration and e2e tests share one
+# set per session (two sets would consume the same queues and steal each other's work).
+from tests.pipeline_fixtures import pipeline_env, pipeline_workers  # noqa: E402, F401
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -27,7 +27,10 @@ __all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, message: str = ""
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    message: str | Callable[[], str] = "",
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -36,7 +39,8 @@ def wait_until(
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+            what = message() if callable(message) else message
+            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
 
 

@@ -1,11 +1,15 @@
 """The entity knowledge base: canonical entries with aliases, compiled once per process.
 
 Every name, alias and generated variant (``variants``) of every entry is folded
-into a key (``stream.key_of``) and stored in one Aho-Corasick automaton with an
-integer payload, so tagging an article is one pass over its folded text whatever
-the size of the knowledge base. Per key we keep the candidate entries (with the
-kind of key they own it by) and the key's case rule, in flat arrays: 100,000
-entries stay well within a few hundred megabytes.
+into a key (``stream.key_of``) and stored in one dict, with every word-level
+prefix of a key (``kim``, ``kim jong`` for ``kim jong un``) under ``-1``. Tagging
+walks the folded stream word by word from each word that can open a name and
+stops as soon as the text so far is no key prefix: a few dict lookups per word
+whatever the size of the knowledge base. (An Aho-Corasick automaton was used
+first: building its failure links took longer than folding every name, and its
+nodes half the memory.) Per key we keep the candidate entries (with the kind of
+key they own it by) and the key's case rule, in flat arrays: 100,000 entries stay
+well within a few hundred megabytes.
 
 A declared (non-built-in) entry whose name is the name of a built-in place or
 organisation takes that entry over: the built-in aliases and demonyms then
@@ -19,7 +23,6 @@ from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
-import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.entities.ner import NameFinder
@@ -29,10 +32,9 @@ from pipeline.models import EntityType
 
 __all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 
-_MAX_KEY = 255  # key length is packed into the low byte of the automaton payload
+_MAX_KEY = 255  # longer keys are tables, not names
 _KIND_BITS = 3
 _CHUNK = 2000  # entries folded per batch while compiling
-_SEEN_MASK = (1 << 24) - 1  # 16M-bit (2 MB) bitmap: ~3% false positives at 500k keys
 
 
 class EntityEntry(BaseModel):
@@ -74,7 +76,8 @@ class KnowledgeBase:
         self.entries: dict[str, EntityEntry] = by_id
         self.builtin_ids: frozenset[str] = frozenset(i for i in builtin_ids if i in by_id)
         self._list: list[EntityEntry] = list(by_id.values())
-        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        # folded key -> key id; a word-level prefix of a key that is no key itself -> -1
+        self._keys: dict[str, int] = {}
         self._single = array("q")  # per key id: packed candidate, or -1 when several
         self._multi: dict[int, list[int]] = {}
         self._rules = bytearray()
@@ -102,28 +105,28 @@ class KnowledgeBase:
         """Return the written forms of the entries at ``indexes``, with (index, kind, person)."""
         forms: list[str] = []
         owners: list[tuple[int, Kind, bool]] = []
+        entries, name_kind, alias_kind, demonym_kind = self._list, Kind.NAME, Kind.ALIAS, Kind.DEMONYM
         for n in indexes:
-            entry = self._list[n]
+            entry = entries[n]
             person = entry.type == "PERSON"
             place = entry.type == "LOC"
-            pairs = forms_of(entry.name, person=person, kind=Kind.NAME, place=place)
+            pairs = forms_of(entry.name, person=person, kind=name_kind, place=place)
             for alias in entry.aliases:
-                pairs += forms_of(alias, person=person, kind=Kind.ALIAS, place=place)
+                pairs += forms_of(alias, person=person, kind=alias_kind, place=place)
             for demonym in entry.demonyms:
-                pairs.append((demonym, Kind.DEMONYM))
+                pairs.append((demonym, demonym_kind))
             for form, kind in pairs:
                 forms.append(form)
                 owners.append((n, kind, person))
         return forms, owners
 
     def _compile(self) -> None:
-        """Fold every form into a key and add it to the automaton.
+        """Fold every form into a key and add it (and its word prefixes) to the key dict.
 
         Declared entries go first so that one naming a built-in entry takes it
-        over before the built-in keys are added. Entries are folded in chunks
-        and the automaton itself is the key -> key id map: no Python structure
-        holding every key outlives a chunk (that would double the resident
-        memory of a 100,000-entry knowledge base).
+        over before the built-in keys are added. Entries are folded in chunks,
+        so no list of every form outlives a chunk; the key dict is the only
+        structure holding every key.
         """
         builtin = [n for n, e in enumerate(self._list) if e.id in self.builtin_ids]
         declared = [n for n, e in enumerate(self._list) if e.id not in self.builtin_ids]
@@ -132,11 +135,8 @@ class KnowledgeBase:
             builtin_names.setdefault(key, []).append(n)
         takeovers: dict[int, int] = {}
         # The loop below runs once per form (~500,000 for 100,000 entries): locals only.
-        # A bitmap of key hashes answers "seen before?" far faster than a trie walk and
-        # holds no Python objects; only a repeated key (or a false positive) pays for
-        # ``get``.
-        seen = bytearray((_SEEN_MASK + 1) // 8)
-        get, add_word = self._automaton.get, self._automaton.add_word
+        table = self._keys
+        get = table.get
         single, rules = self._single, self._rules
         any_upper, demonym, name_kind, variant = (
             int(CaseRule.ANY_UPPER),
@@ -165,18 +165,22 @@ class KnowledgeBase:
                             takeovers.setdefault(named[0], n)
                     owner = takeovers.get(n, n) if takeovers else n
                     packed = (owner << _KIND_BITS) | kind
-                    slot = hash(key) & _SEEN_MASK
-                    byte, bit = slot >> 3, 1 << (slot & 7)
-                    payload = get(key, -1) if seen[byte] & bit else -1
-                    if payload == -1:  # a new key: by far the most common case
-                        seen[byte] |= bit
-                        add_word(key, (len(single) << 8) | size)
-                        single.append(packed)
-                        rules.append(rule)
-                    else:
-                        self._merge(payload >> 8, packed, rule)
-        if len(single):
-            self._automaton.make_automaton()
+                    kid = get(key)
+                    if kid is not None and kid >= 0:
+                        self._merge(kid, packed, rule)
+                        continue
+                    table[key] = len(single)
+                    single.append(packed)
+                    rules.append(rule)
+                    if kid is None:  # not yet a prefix: add its word-level prefixes
+                        cut = key.rfind(" ")
+                        while cut > 0:
+                            if key[cut - 1] not in ",|":  # a prefix ends on a word
+                                prefix = key[:cut]
+                                if prefix in table:
+                                    break  # its own prefixes are in already
+                                table[prefix] = -1
+                            cut = key.rfind(" ", 0, cut)
 
     def _merge(self, kid: int, packed: int, rule: int) -> None:
         """Add a candidate (packed entry index and kind) to an existing key."""
@@ -227,15 +231,14 @@ class KnowledgeBase:
         """The ``CaseRule`` of every key id, as ints (the hot loop avoids enum lookups)."""
         return self._rules
 
-    def scan(self, string: str) -> Iterable[tuple[int, int]]:
-        """Yield ``(last index, payload)`` for every key in a folded stream string.
+    @property
+    def keys(self) -> dict[str, int]:
+        """Folded key -> key id, and each word-level prefix of a key that is no key -> -1.
 
-        The payload packs the key id (``payload >> 8``) and the key length
-        (``payload & 0xFF``); callers unpack only the hits they keep.
+        ``tagging`` extends a candidate name word by word while the text so far
+        is in this dict, and keeps the spans whose value is a key id.
         """
-        if not self._single:
-            return iter(())
-        return self._automaton.iter(string)  # type: ignore[no-any-return]
+        return self._keys
 
     def lookup(self, name: str) -> list[EntityEntry]:
         """Return the entries whose normalised name or alias equals the normalised ``name``.
@@ -243,13 +246,10 @@ class KnowledgeBase:
         Used to resolve ``entity:"Name"`` in watchlist queries; more than one
         entry means the name is ambiguous. Demonyms do not count.
         """
-        key = key_of(name)
-        if not key or not self._single:
+        kid = self._keys.get(key_of(name), -1) if name else -1
+        if kid < 0:
             return []
-        payload = self._automaton.get(key, None)
-        if payload is None:
-            return []
-        return [self._list[i] for i, kind in self.candidates(payload >> 8) if kind != Kind.DEMONYM]
+        return [self._list[i] for i, kind in self.candidates(kid) if kind != Kind.DEMONYM]
 
 
 def load_entries(path: str | Path) -> list[EntityEntry]:

@@ -31,6 +31,11 @@ from itertools import accumulate
 __all__ = ["COMMA", "HARD", "SOFT", "TokenStream", "fold", "key_of", "keys_of", "tokenize"]
 
 _SPLIT = re.compile(r"((?:[^\W_]\.){2,}(?![^\W_])|[^\W_]+)")
+# Without a dotted abbreviation anywhere, ``_SPLIT`` splits exactly like this cheaper
+# pattern (its first branch is tried only where a word starts); ``_DOTTED`` is a
+# cheap pre-check (a literal first character) that is true for every abbreviation.
+_WORDS = re.compile(r"([^\W_]+)")
+_DOTTED = re.compile(r"\.[^\W_]\.")
 # A middle initial: one capital + period, after a capitalised word, before a capitalised word.
 # A middle initial: capital + period between capitalised words (the word before is
 # checked in code: a look-behind here makes the scan several times slower).
@@ -65,7 +70,9 @@ def _build_table() -> dict[int, str]:
 
 
 _TABLE = _build_table()
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Only the characters the table changes: other non-ASCII characters (quotes, dashes)
+# are common in news text and would each cost a Python call.
+_FOLDABLE = re.compile("[" + "".join(sorted(re.escape(chr(cp)) for cp in _TABLE)) + "]")
 
 
 def fold(text: str) -> str:
@@ -77,12 +84,11 @@ def fold(text: str) -> str:
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     if lowered.isascii():
         return lowered
-    return _NON_ASCII.sub(_fold_char, lowered)
+    return _FOLDABLE.sub(_fold_char, lowered)
 
 
 def _fold_char(m: re.Match[str]) -> str:
-    char = m.group()
-    return _TABLE.get(ord(char), char)
+    return _TABLE[ord(m.group())]
 
 
 @dataclass
@@ -93,8 +99,8 @@ class TokenStream:
     original text, ``gaps[k]`` the kind of gap before it (``SOFT``, ``COMMA``,
     ``HARD``), ``sentence_start[k]`` whether it opens a sentence, ``caps[k]``
     whether it is written with a capital. ``string`` is the words joined by
-    their gaps (``" "``, ``" , "``, ``" | "``); ``by_offset``/``by_end`` map a
-    word's start/end in ``string`` to its index.
+    their gaps (``" "``, ``" , "``, ``" | "``); ``offsets[k]``/``string_ends[k]``
+    are word ``k``'s start/end in ``string``.
     """
 
     text: str
@@ -105,8 +111,8 @@ class TokenStream:
     gaps: list[int] = field(default_factory=list)
     sentence_start: list[bool] = field(default_factory=list)
     caps: list[bool] = field(default_factory=list)
-    by_offset: dict[int, int] = field(default_factory=dict)
-    by_end: dict[int, int] = field(default_factory=dict)
+    offsets: list[int] = field(default_factory=list)
+    string_ends: list[int] = field(default_factory=list)
 
     def surface(self, i: int, j: int) -> str:
         """Return the original text from word ``i`` to word ``j`` inclusive."""
@@ -115,11 +121,11 @@ class TokenStream:
 
 SOFT, COMMA, HARD = 0, 1, 2
 _SEPARATORS = (" ", " , ", " | ")
-_GAP_CACHE: dict[str, tuple[int, bool]] = {" ": (0, False)}
+_GAP_CACHE: dict[str, tuple[int, bool, str]] = {" ": (0, False, " ")}
 
 
-def _classify(gap: str) -> tuple[int, bool]:
-    """Return (gap kind, ends a sentence) for the characters between two words."""
+def _classify(gap: str) -> tuple[int, bool, str]:
+    """Return (gap kind, ends a sentence, separator in the stream) for a gap between words."""
     known = _GAP_CACHE.get(gap)
     if known is not None:
         return known
@@ -130,9 +136,10 @@ def _classify(gap: str) -> tuple[int, bool]:
         kind = HARD
     else:
         kind = SOFT
+    known = (kind, ends_sentence, _SEPARATORS[kind])
     if len(_GAP_CACHE) < 10_000:
-        _GAP_CACHE[gap] = (kind, ends_sentence)
-    return kind, ends_sentence
+        _GAP_CACHE[gap] = known
+    return known
 
 
 def _blank_initials(text: str, folded: str) -> str:
@@ -160,7 +167,8 @@ def _blank_initials(text: str, folded: str) -> str:
 def tokenize(text: str) -> TokenStream:
     """Fold ``text`` into a ``TokenStream`` (see the module docstring for the rules)."""
     folded = _blank_initials(text, fold(text))
-    parts = _SPLIT.split(folded)
+    dotted = "." in folded and _DOTTED.search(folded) is not None
+    parts = (_SPLIT if dotted else _WORDS).split(folded)
     out = TokenStream(text=text)
     count = len(parts) // 2
     if not count:
@@ -169,25 +177,28 @@ def tokenize(text: str) -> TokenStream:
     out.starts = starts = positions[0::2][:count]
     out.ends = positions[1::2]
     words = parts[1::2]
-    if "." in folded:
+    if dotted:
         words = [w.replace(".", "") if "." in w else w for w in words]
     out.words = words
-    get = _GAP_CACHE.get
-    classes = [get(g) or _classify(g) for g in parts[2:-1:2]]
-    out.gaps = gaps = [HARD, *[c[0] for c in classes]]
-    out.sentence_start = [True, *[c[1] for c in classes]]
-    out.caps = [text[s].isupper() for s in starts]
-    seps = [_SEPARATORS[g] for g in gaps[1:]]
+    between = parts[2:-1:2]
+    classes = list(map(_GAP_CACHE.get, between))  # almost every gap is a known one
+    if None in classes:
+        classes = [c or _classify(g) for c, g in zip(classes, between, strict=True)]
+    out.gaps = [HARD, *map(_KIND, classes)]
+    out.sentence_start = [True, *map(_ENDS_SENTENCE, classes)]
+    out.caps = list(map(str.isupper, map(text.__getitem__, starts)))
+    seps = list(map(_SEPARATOR, classes))
     seps.append("")
     pairs = list(map(operator.add, words, seps))  # each word followed by its gap
     out.string = "".join(pairs)
     offsets = [0, *accumulate(map(len, pairs))]
     del offsets[-1]
-    out.by_offset = dict(zip(offsets, range(count), strict=True))
-    out.by_end = dict(zip(map(operator.add, offsets, map(len, words)), range(count), strict=True))
+    out.offsets = offsets
+    out.string_ends = list(map(operator.add, offsets, map(len, words)))
     return out
 
 
+_KIND, _ENDS_SENTENCE, _SEPARATOR = (operator.itemgetter(n) for n in range(3))
 _RECORD = "\x1e"  # separates names in one batched ``keys_of`` pass
 
 
@@ -219,7 +230,7 @@ _KEY_SEPARATORS = {" ": " ", f"\n{_RECORD}\n": _RECORD}
 def _key_separator(gap: str) -> str:
     if _RECORD in gap:
         return _RECORD * gap.count(_RECORD)
-    return _SEPARATORS[_classify(gap)[0]] if gap else ""
+    return _classify(gap)[2] if gap else ""
 
 
 @lru_cache(maxsize=65_536)

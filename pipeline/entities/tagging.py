@@ -37,8 +37,10 @@ from __future__ import annotations
 import calendar
 import functools
 import hashlib
+import operator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, count
 
 from pydantic import TypeAdapter
 
@@ -105,7 +107,7 @@ class _Found:
     in_title: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Match:
     i: int
     j: int
@@ -116,6 +118,7 @@ class _Match:
 
 
 _UPPER, _CAPITALISED, _TITLE = int(CaseRule.UPPER), int(CaseRule.CAPITALISED), int(CaseRule.TITLE)
+_DEMONYM = int(Kind.DEMONYM)
 
 
 def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
@@ -134,20 +137,31 @@ def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
 
 def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
     """Return the longest non-overlapping knowledge-base matches in ``stream``."""
-    by_offset, by_end = stream.by_offset, stream.by_end
+    get = kb.keys.get
     rules = kb.rules
+    string, offsets, ends, text = stream.string, stream.offsets, stream.string_ends, stream.text
+    n = len(offsets)
     found: list[tuple[int, int, int]] = []
-    for last, payload in kb.scan(stream.string):
-        j = by_end.get(last + 1)
-        if j is None:
-            continue
-        i = by_offset.get(last + 1 - (payload & 0xFF))
-        if i is None:
-            continue
-        kid = payload >> 8
-        if not shouting and not _case_ok(stream, i, j, rules[kid]):
-            continue
-        found.append((i, i - j, kid))
+    words = stream.words
+    # A name can open only on a word that does not start in lower case, or on a
+    # particle (``al-Qaida``): every case rule fails elsewhere (see ``_case_ok``).
+    lower = list(map(str.islower, map(text.__getitem__, stream.starts)))
+    opens = list(compress(count(), map(operator.not_, lower)))
+    particles = [c for c in _CONNECTORS if c in kb.keys]  # particles that open some key
+    if particles and not set(particles).isdisjoint(words):
+        opens.extend(k for k, w in enumerate(words) if lower[k] and w in particles)
+        opens.sort()
+    for i in opens:
+        offset = offsets[i]
+        kid = get(string[offset : ends[i]])
+        j = i
+        while kid is not None:  # None: no key goes on from here
+            if kid >= 0 and (shouting or _case_ok(stream, i, j, rules[kid])):
+                found.append((i, i - j, kid))
+            j += 1
+            if j == n:
+                break
+            kid = get(string[offset : ends[j]])
     found.sort()
     chosen: list[_Match] = []
     last = -1
@@ -155,16 +169,13 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
         if i > last:
             last = i - negative_length
             cands = kb.candidates(kid)
-            chosen.append(
-                _Match(
-                    i,
-                    last,
-                    kid,
-                    all(kind == Kind.DEMONYM for _, kind in cands),
-                    all(kb.entry_at(e).type == "LOC" for e, _ in cands),
-                    cands,
-                )
-            )
+            if len(cands) == 1:
+                entry, kind = cands[0]
+                demonym_only, place = kind == _DEMONYM, kb.entry_at(entry).type == "LOC"
+            else:
+                demonym_only = all(kind == _DEMONYM for _, kind in cands)
+                place = all(kb.entry_at(e).type == "LOC" for e, _ in cands)
+            chosen.append(_Match(i, last, kid, demonym_only, place, cands))
     return chosen
 
 
@@ -189,17 +200,14 @@ class _Tagger:
     def lower_words(self) -> set[str]:
         """Words written in lower case somewhere in the text (ordinary words)."""
         stream = self.stream
-        return {w for w, c in zip(stream.words, stream.caps, strict=True) if not c}
+        return set(compress(stream.words, map(operator.not_, stream.caps)))
 
     @functools.cached_property
     def mid_caps(self) -> set[str]:
         """Words capitalised somewhere other than at a sentence start."""
         stream = self.stream
-        return {
-            w
-            for w, c, s in zip(stream.words, stream.caps, stream.sentence_start, strict=True)
-            if c and not s
-        }
+        # capitalised and not sentence-initial: ``c > s`` on booleans
+        return set(compress(stream.words, map(operator.gt, stream.caps, stream.sentence_start)))
 
     # -- helpers ------------------------------------------------------------------
 
@@ -223,8 +231,12 @@ class _Tagger:
     def _add(self, found: _Found, i: int, j: int) -> None:
         stream = self.stream
         found.spans.append((stream.starts[i], stream.ends[j]))
-        found.first = min(found.first, i)
-        self.covered.update(range(i, j + 1))
+        if i < found.first:
+            found.first = i
+        if i == j:
+            self.covered.add(i)
+        else:
+            self.covered.update(range(i, j + 1))
 
     def _remember(self, word: str, rank: tuple[int, int], entity_id: str) -> None:
         """Register ``word`` as a short form of ``entity_id``.
@@ -238,6 +250,8 @@ class _Tagger:
             del owners[0]
 
     def _register_short_forms(self, found: _Found, words: list[str], rank: int) -> None:
+        if len(words) < 2:
+            return
         words = [w for w in words if len(w) > 1]
         if len(words) < 2:
             return
@@ -271,6 +285,8 @@ class _Tagger:
         Like other short forms they join only capitalised words after the full
         name; ``_run`` further requires acronyms to be written in capitals.
         """
+        if len(words) < 2:
+            return
         content = [w for w in words if w not in _CONNECTORS and w not in _ACRONYM_SKIP]
         if len(content) < 2:
             return
@@ -433,7 +449,7 @@ class _Tagger:
         words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
         n = len(words)
         end = -1
-        for k in [k for k, c in enumerate(caps) if c]:
+        for k in list(compress(count(), caps)):
             if k <= end or k in covered:
                 continue
             end = k
@@ -490,7 +506,7 @@ class _Tagger:
         if i > j or j - i + 1 > _MAX_RUN:
             return
         run = words[i : j + 1]
-        if all(w in self.short_forms for w in run) and all(
+        if all(map(self.short_forms.__contains__, run)) and all(
             w not in self.acronyms or stream.surface(k, k).replace(".", "").isupper()
             for k, w in zip(range(i, j + 1), run, strict=True)
         ):
@@ -561,7 +577,7 @@ class _Tagger:
             ranked.append((-score, spans[0][0] if spans else -1, f.id, entity))
         ranked.sort(key=lambda r: r[:3])
         # One bulk validation in pydantic-core is much cheaper than a model per mention.
-        return _ENTITIES.validate_python([r[3] for r in ranked])
+        return _ENTITIES.validate_python([r[3] for r in ranked], strict=True)
 
 
 def tag(text: str, *, title: str | None = None, kb: KnowledgeBase) -> list[Entity]:

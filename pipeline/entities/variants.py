@@ -21,7 +21,6 @@ written for a match: acronyms must be upper case, one-word names capitalised.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from enum import IntEnum
 
 __all__ = ["HONORIFICS", "CaseRule", "Kind", "case_rule", "forms_of"]
@@ -87,48 +86,48 @@ HONORIFICS = frozenset(
 
 def _drop_honorifics(given: str) -> str:
     words = given.split()
+    if len(words) < 2 or words[0].rstrip(".").lower() not in HONORIFICS:
+        return " ".join(words)
     while len(words) > 1 and words[0].rstrip(".").lower() in HONORIFICS:
         words.pop(0)
     return " ".join(words)
 
 
-def _forms(name: str, *, person: bool, place: bool = False) -> Iterator[tuple[str, bool]]:
-    """Yield (form, is_generated) for one written name."""
-    yield name, False
+def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> list[tuple[str, Kind]]:
+    """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``).
+
+    The name itself keeps ``kind``; generated variants are ``Kind.VARIANT`` (or
+    ``kind`` when it is weaker). Built as a flat list: a knowledge base calls
+    this half a million times.
+    """
+    derived = Kind.VARIANT if kind <= Kind.ALIAS else kind
+    out = [(name, kind)]
     if "(" in name or "[" in name:
         bare = _PAREN.sub(" ", name).strip()
         if bare and bare != name:
-            yield bare, True
+            out.append((bare, derived))
             name = bare
     if name.startswith("the ") and len(name) > 4:
-        yield name[4:], True
+        out.append((name[4:], derived))
     if "," in name:
         head, _, tail = name.partition(",")
         head, tail = head.strip(), tail.strip()
         if head and tail:
             if place and tail[:1].isupper() and tail.split()[-1][:1].isupper():
-                yield head, True  # "Irving, Texas" -> "Irving" (not "Korea, Republic of")
+                out.append((head, derived))  # "Irving, Texas" -> "Irving" (not "Korea, Republic of")
             plain = _drop_honorifics(tail) if person else tail
-            yield f"{plain} {head}", True
+            out.append((f"{plain} {head}", derived))
             if person:
-                yield f"{head} {plain}", True
+                out.append((f"{head} {plain}", derived))
                 if plain != tail:  # as listed, honorific kept: "Shaykh Muhammad FADLALLAH"
-                    yield f"{tail} {head}", True
-                    yield f"{head} {tail}", True
+                    out.append((f"{tail} {head}", derived))
+                    out.append((f"{head} {tail}", derived))
                 given = plain.split()
                 if len(given) >= 2:
-                    yield f"{given[0]} {head}", True
-        return
+                    out.append((f"{given[0]} {head}", derived))
+        return out
     if person:
         parts = name.split()
         if len(parts) >= 3:
-            yield f"{parts[0]} {parts[-1]}", True
-
-
-def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> list[tuple[str, Kind]]:
-    """Return ``(form, kind)`` for every written variant of ``name`` (keys come from ``keys_of``)."""
-    derived = Kind.VARIANT if kind <= Kind.ALIAS else kind
-    return [
-        (form, derived if generated else kind)
-        for form, generated in _forms(name, person=person, place=place)
-    ]
+            out.append((f"{parts[0]} {parts[-1]}", derived))
+    return out

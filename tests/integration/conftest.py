@@ -1,3 +1,6 @@
-"""Fixtures: the real service processes (see tests/pipeline_fixtures.py)."""
+"""Fixtures for this directory.
 
-from tests.pipeline_fixtures import pipeline_env, pipeline_workers, wait_until  # noqa: F401
+``pipeline_env`` and ``pipeline_workers`` (the real ingest and worker processes) come from
+``tests/conftest.py`` so every test directory shares one set per session; the helpers
+live in ``tests/pipeline_fixtures.py`` (``wait_until``, ``PipelineProcesses``).
+"""

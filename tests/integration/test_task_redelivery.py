@@ -107,8 +107,8 @@ def test_a_batch_whose_worker_was_killed_is_redelivered_and_split(
     _send(redis_url, batch, f"killed-{uuid.uuid4().hex}")
     wait_until(
         lambda: log.read_text(errors="replace").count("Task articles.tag_entities[") > seen,
-        timeout=60,
-        message="the batch reaching entity tagging",
+        timeout=90,
+        message=lambda: f"the batch reaching entity tagging\n{pipeline_workers.logs()}",
     )
     (child,) = _children(main_pid)
     start = _cpu_ticks(child)

@@ -198,7 +198,7 @@ def test_presearch_skips_watchlists_the_article_cannot_satisfy() -> None:
     monitor = Monitor(
         [
             Watchlist(id="hit", query="putin AND sanctions"),
-            Watchlist(id="absent", query="merkel AND sanctions"),
+            Watchlist(id="absent", query="merkel AND embargo"),
             Watchlist(id="entity", query="entity:de-merkel"),
         ]
     )
@@ -332,3 +332,40 @@ def test_explanations_agree_with_the_evaluator() -> None:
         for m in hit.matches:
             if m.field in ("text", "title"):
                 assert m.spans and "«" in m.snippet, (hit.watchlist.query, m)
+
+
+def test_incremental_changes_leave_the_same_index_as_a_fresh_build() -> None:
+    # Few distinct words, so primary keys cross the small/large threshold both ways.
+    rng = random.Random(5)
+    words = ["putin", "kim", "sanctions", "missile", "economy", "talks", "zurich", "merkel"]
+    live: dict[str, Watchlist] = {}
+    monitor = Monitor()
+    for step in range(600):
+        wid = f"w{rng.randrange(60)}"
+        if rng.random() < 0.3 and wid in live:
+            monitor.remove(wid)
+            del live[wid]
+            continue
+        a, b, c = rng.sample(words, 3)
+        query = rng.choice(
+            [f"{a} AND {b}", f'"{a} {b}"', f"({a} OR {b}) AND {c}", a, f"{a} NEAR/3 {b}"]
+        )
+        live[wid] = Watchlist(id=wid, query=query, enabled=rng.random() < 0.9)
+        monitor.update(live[wid])
+        if step % 100 == 99:
+            fresh = Monitor(live.values())
+            for text in (TEXT, "Merkel and Kim held talks on the economy in Zurich."):
+                rec = record(text=text)
+                assert monitor.candidates(rec) == fresh.candidates(rec)
+                assert ids(monitor, rec) == ids(fresh, rec)
+    assert set(monitor.watchlists) == set(live)
+
+
+def test_second_key_prunes_a_busy_primary_key() -> None:
+    # Twenty watchlists share the rarest-looking word; only one's second word is present.
+    many = [Watchlist(id=f"w{i:02d}", query=f"pyongyang AND zzword{i}") for i in range(20)]
+    monitor = Monitor([*many, Watchlist(id="hit", query="pyongyang AND economy")])
+    assert monitor.candidates(record()) == {"hit"}
+    for w in many[:15]:
+        monitor.remove(w.id)
+    assert monitor.candidates(record()) == {"hit", *(w.id for w in many[15:])}  # small again

@@ -289,3 +289,17 @@ def test_query_error_is_permanent() -> None:
     from pipeline.errors import PermanentError
 
     assert isinstance(error_of("("), PermanentError)
+
+
+def test_folding_does_not_depend_on_what_was_folded_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.query as query
+
+    letters = "".join(chr(c) for c in range(0xC0, 0x17F) if chr(c).isalpha())  # many accents
+    text = "½ " + " ".join(letters) + " Ÿ"
+    monkeypatch.setattr(query, "_PIECES", {})
+    monkeypatch.setattr(query, "_TABLE", {i: i for i in range(128)})
+    cold = fold(text)
+    assert cold == fold(text)  # warm cache, same answer
+    assert cold == "".join(fold(c) for c in text)  # folding is per character
+    assert "é" not in cold and "1 2" in cold
+    assert tokenize("Ÿ É") == ["y", "e"]
