@@ -83,7 +83,12 @@ def _push_samples(client: Any, keys: Any) -> tuple[int, list[str]]:
 
 def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, elapsed: float) -> int:
     records = [json.loads(f["record"]) for _, f in client.xrange(keys.enriched)]
-    alerts = [json.loads(f["alert"]) for _, f in client.xrange(keys.alerts) if "alert" in f]
+    # The alerts stream also carries endpoint events (``type`` other than "alert").
+    alerts = [
+        a
+        for a in (json.loads(f["alert"]) for _, f in client.xrange(keys.alerts) if "alert" in f)
+        if a.get("type", "alert") == "alert"
+    ]
     dead = [json.loads(f["entry"]) for _, f in client.xrange(keys.dlq)]
     verified = {d.webhook_id for d in receiver.deliveries if d.verified}
     bad_signatures = [d for d in receiver.deliveries if not d.verified]
@@ -187,9 +192,7 @@ def run_demo(*, keep: bool = False) -> int:
                 "worker",
                 cli_argv("worker", "--queues", "clean,nlp,match,emit", "--concurrency", "2"),
             )
-            group.start(
-                "worker-deliver", cli_argv("worker", "--queues", "deliver", "--concurrency", "1")
-            )
+            group.start("worker-deliver", cli_argv("worker", "--queues", "deliver"))
             _say(f"started ingest and workers (logs in {workdir / 'logs'})")
             pushed, refused = _push_samples(client, keys)
             for line in refused:

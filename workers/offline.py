@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -74,6 +75,13 @@ class OfflinePipeline:
             monitor=monitor,
             watchlists={w.id: w for w in watchlists},
             options=flow.Options(max_body_bytes=settings.max_body_bytes),
+            index=MemoryStoryIndex(
+                threshold=settings.story_threshold,
+                containment=settings.story_containment,
+                window=timedelta(hours=settings.story_window_hours),
+                event_cosine=settings.story_event_cosine,
+                event_entities=settings.story_event_entities,
+            ),
         )
 
     def run(

@@ -45,7 +45,7 @@ def service_argvs(
         for q in pipeline_queues:
             argvs[f"worker-{q}"] = cli_argv("worker", "--queues", q, *conc)
     if "deliver" in QUEUES:
-        argvs["worker-deliver"] = cli_argv("worker", "--queues", "deliver", "--concurrency", "2")
+        argvs["worker-deliver"] = cli_argv("worker", "--queues", "deliver")
     return argvs
 
 

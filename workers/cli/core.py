@@ -19,6 +19,9 @@ from workers.cli import main
 from workers.keys import QUEUES, Keys
 from workers.settings import get_settings
 
+# Default thread count of a worker that consumes only the ``deliver`` queue.
+DELIVER_THREADS = 16
+
 __all__ = ["demo", "ingest", "process", "push", "status", "tail", "up", "worker"]
 
 
@@ -143,8 +146,13 @@ def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
         "--queues", ",".join(names),
         "--hostname", f"{'-'.join(names)}-{os.getpid()}@%h",
         "--loglevel", settings.log_level,
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--without-gossip", "--without-mingle",
     ]  # fmt: skip
+    if names == ["deliver"] and not pool:
+        # Delivery is I/O-bound (waiting on subscribers' endpoints): threads, many of them,
+        # so one slow endpoint never occupies a whole process.
+        pool = "threads"
+        concurrency = concurrency or DELIVER_THREADS
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if pool:
