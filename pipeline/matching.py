@@ -45,6 +45,8 @@ from pipeline.query import (
 from pipeline.watchlist import Watchlist
 
 __all__ = [
+    "MAX_SPANS",
+    "SMALL_PRIMARY",
     "CompiledWatchlist",
     "Monitor",
     "WatchlistHit",
@@ -56,7 +58,7 @@ __all__ = [
 _ENT = "\x01"  # key prefixes that no word token can contain
 _PFX = "\x02"
 _PREFIX_KEY_LEN = 3  # == query.MIN_PREFIX: every prefix query is indexed by its first 3 letters
-SMALL_PRIMARY = 8  # watchlists under one primary key evaluated without second-key filtering
+SMALL_PRIMARY = 3  # watchlists under one primary key evaluated without second-key filtering
 MAX_SPANS = 10  # spans reported per match; an article can repeat a word hundreds of times
 SNIPPET_CONTEXT = 60  # characters of context on each side of the highlighted match
 
@@ -586,24 +588,33 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
                 out += _near_side(node.left, {a for a, _ in pairs}, d, fld, ms)
                 out += _near_side(node.right, {b for _, b in pairs}, d, fld, ms)
         return out or None
-    if not _build(node, ms)(d):
+    if isinstance(node, EntityRef):
+        eid = node.id or node.value
+        if d.E.get(eid, -1.0) < ms or eid not in d.E:
+            return None
+        chars = d.mention_spans(eid, ms)
+        if not chars:  # the entity is on the record without mentions
+            return [Match(entity=eid, field="text")]
+        return [_leaf_match(node, d, "text", chars)]
+    if not isinstance(node, Words | Prefix):
         return None
-    fields = ("text",) if isinstance(node, EntityRef) else ("text", "title")
-    if isinstance(node, Words | Prefix) and node.field != "any":
-        fields = (node.field,)
     out = []
-    for fld in fields:
-        if isinstance(node, EntityRef):
-            chars = d.mention_spans(node.id or node.value, ms)
-        elif isinstance(node, Words | Prefix):
+    for fld in ("text", "title") if node.field == "any" else (node.field,):
+        # The cheap test of the evaluator first: most leaves occur in one field only.
+        if _in_field(node, d, fld):
             chars = d.char_spans(node, fld)
-        else:
-            chars = []
-        if chars:
-            out.append(_leaf_match(node, d, fld, chars))
-    if not out and isinstance(node, EntityRef):  # the entity is on the record without mentions
-        out.append(Match(entity=node.id, field="text"))
-    return out
+            if chars:
+                out.append(_leaf_match(node, d, fld, chars))
+    return out or None
+
+
+def _in_field(leaf: Words | Prefix, d: _Doc, field: str) -> bool:
+    joined = d.JT if field == "text" else d.JH
+    if isinstance(leaf, Prefix):
+        return (" " + leaf.prefix) in joined
+    if len(leaf.tokens) == 1:
+        return leaf.tokens[0] in (d.T if field == "text" else d.H)
+    return (" " + " ".join(leaf.tokens) + " ") in joined
 
 
 def _near_side(

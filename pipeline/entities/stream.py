@@ -21,12 +21,14 @@ the character span of the word it came from.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
+from typing import cast
 
 __all__ = ["COMMA", "HARD", "SOFT", "TokenStream", "fold", "key_of", "keys_of", "tokenize"]
 
@@ -36,10 +38,10 @@ _SPLIT = re.compile(r"((?:[^\W_]\.){2,}(?![^\W_])|[^\W_]+)")
 # cheap pre-check (a literal first character) that is true for every abbreviation.
 _WORDS = re.compile(r"([^\W_]+)")
 _DOTTED = re.compile(r"\.[^\W_]\.")
-# A middle initial: one capital + period, after a capitalised word, before a capitalised word.
-# A middle initial: capital + period between capitalised words (the word before is
-# checked in code: a look-behind here makes the scan several times slower).
-_MIDDLE_INITIAL = re.compile(r"[A-ZÀ-Þ]\. (?=[A-ZÀ-Þ])")
+# A middle initial: capital + period between capitalised words. Matched from its
+# period (a literal first character lets the regex engine skip ahead); the capital
+# and the word before it are checked in code (a look-behind is several times slower).
+_MIDDLE_INITIAL = re.compile(r"\. (?=[A-ZÀ-Þ])")
 _SOFT_GAP = re.compile(r"[ \t\xa0'’‘`´.\-‐‑‒&/]*")
 _SENTENCE_END = re.compile(r"[.!?:;\"“”]\s|\n")
 _SPACED_DASH = re.compile(r"\s[\-–—]+\s|[–—]")
@@ -98,21 +100,25 @@ class TokenStream:
     ``words[k]`` is the folded word, ``starts[k]``/``ends[k]`` its span in the
     original text, ``gaps[k]`` the kind of gap before it (``SOFT``, ``COMMA``,
     ``HARD``), ``sentence_start[k]`` whether it opens a sentence, ``caps[k]``
-    whether it is written with a capital. ``string`` is the words joined by
-    their gaps (``" "``, ``" , "``, ``" | "``); ``offsets[k]``/``string_ends[k]``
-    are word ``k``'s start/end in ``string``.
+    whether it is written with a capital, ``seps[k]`` the separator after it
+    in the folded stream (``" "``, ``" , "``, ``" | "``; ``""`` after the last
+    word). ``string`` is the words joined by their separators: keys are looked
+    up as ``words[i] + seps[i] + ... + words[j]``, built word by word.
     """
 
     text: str
-    string: str = ""
     words: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     gaps: list[int] = field(default_factory=list)
     sentence_start: list[bool] = field(default_factory=list)
     caps: list[bool] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    string_ends: list[int] = field(default_factory=list)
+    seps: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def string(self) -> str:
+        """The folded stream: every word followed by its separator."""
+        return "".join(map(operator.add, self.words, self.seps))
 
     def surface(self, i: int, j: int) -> str:
         """Return the original text from word ``i`` to word ``j`` inclusive."""
@@ -121,10 +127,11 @@ class TokenStream:
 
 SOFT, COMMA, HARD = 0, 1, 2
 _SEPARATORS = (" ", " , ", " | ")
-_GAP_CACHE: dict[str, tuple[int, bool, str]] = {" ": (0, False, " ")}
+_Gap = tuple[int, bool, str]  # (gap kind, ends a sentence, separator in the stream)
+_GAP_CACHE: dict[str, _Gap] = {" ": (0, False, " ")}
 
 
-def _classify(gap: str) -> tuple[int, bool, str]:
+def _classify(gap: str) -> _Gap:
     """Return (gap kind, ends a sentence, separator in the stream) for a gap between words."""
     known = _GAP_CACHE.get(gap)
     if known is not None:
@@ -153,8 +160,14 @@ def _blank_initials(text: str, folded: str) -> str:
     pieces: list[str] = []
     last = 0
     for m in _MIDDLE_INITIAL.finditer(text):
-        s = m.start()
-        if s >= 3 and text[s - 1] == " " and text[s - 2].isalpha() and text[s - 3].isalpha():
+        s = m.start() - 1  # the initial
+        if (
+            s >= 3
+            and ("A" <= text[s] <= "Z" or "À" <= text[s] <= "Þ")
+            and text[s - 1] == " "
+            and text[s - 2].isalpha()
+            and text[s - 3].isalpha()
+        ):
             pieces.append(folded[last:s])
             pieces.append("  ")
             last = s + 2
@@ -181,20 +194,15 @@ def tokenize(text: str) -> TokenStream:
         words = [w.replace(".", "") if "." in w else w for w in words]
     out.words = words
     between = parts[2:-1:2]
-    classes = list(map(_GAP_CACHE.get, between))  # almost every gap is a known one
+    # Almost every gap is a known one; the rare new ones (None here) are classified after.
+    classes = cast("list[_Gap]", list(map(_GAP_CACHE.get, between)))
     if None in classes:
         classes = [c or _classify(g) for c, g in zip(classes, between, strict=True)]
     out.gaps = [HARD, *map(_KIND, classes)]
     out.sentence_start = [True, *map(_ENDS_SENTENCE, classes)]
     out.caps = list(map(str.isupper, map(text.__getitem__, starts)))
-    seps = list(map(_SEPARATOR, classes))
+    out.seps = seps = list(map(_SEPARATOR, classes))
     seps.append("")
-    pairs = list(map(operator.add, words, seps))  # each word followed by its gap
-    out.string = "".join(pairs)
-    offsets = [0, *accumulate(map(len, pairs))]
-    del offsets[-1]
-    out.offsets = offsets
-    out.string_ends = list(map(operator.add, offsets, map(len, words)))
     return out
 
 

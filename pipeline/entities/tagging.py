@@ -139,10 +139,9 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
     """Return the longest non-overlapping knowledge-base matches in ``stream``."""
     get = kb.keys.get
     rules = kb.rules
-    string, offsets, ends, text = stream.string, stream.offsets, stream.string_ends, stream.text
-    n = len(offsets)
+    words, seps, text = stream.words, stream.seps, stream.text
+    n = len(words)
     found: list[tuple[int, int, int]] = []
-    words = stream.words
     # A name can open only on a word that does not start in lower case, or on a
     # particle (``al-Qaida``): every case rule fails elsewhere (see ``_case_ok``).
     lower = list(map(str.islower, map(text.__getitem__, stream.starts)))
@@ -152,8 +151,8 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
         opens.extend(k for k, w in enumerate(words) if lower[k] and w in particles)
         opens.sort()
     for i in opens:
-        offset = offsets[i]
-        kid = get(string[offset : ends[i]])
+        key = words[i]
+        kid = get(key)
         j = i
         while kid is not None:  # None: no key goes on from here
             if kid >= 0 and (shouting or _case_ok(stream, i, j, rules[kid])):
@@ -161,7 +160,8 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
             j += 1
             if j == n:
                 break
-            kid = get(string[offset : ends[j]])
+            key = key + seps[j - 1] + words[j]  # the stream from word i to word j
+            kid = get(key)
     found.sort()
     chosen: list[_Match] = []
     last = -1

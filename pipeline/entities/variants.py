@@ -114,7 +114,8 @@ def forms_of(name: str, *, person: bool, kind: Kind, place: bool = False) -> lis
         head, tail = head.strip(), tail.strip()
         if head and tail:
             if place and tail[:1].isupper() and tail.split()[-1][:1].isupper():
-                out.append((head, derived))  # "Irving, Texas" -> "Irving" (not "Korea, Republic of")
+                # "Irving, Texas" -> "Irving" (not "Korea, Republic of")
+                out.append((head, derived))
             plain = _drop_honorifics(tail) if person else tail
             out.append((f"{plain} {head}", derived))
             if person:
