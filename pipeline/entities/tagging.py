@@ -94,7 +94,7 @@ def unlinked_id(words: list[str]) -> str:
     return "x:" + slug
 
 
-@dataclass
+@dataclass(slots=True)
 class _Found:
     """One entity found in the article while tagging."""
 
@@ -137,7 +137,8 @@ def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
 
 def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
     """Return the longest non-overlapping knowledge-base matches in ``stream``."""
-    get = kb.keys.get
+    keys = kb.keys
+    get = keys.get
     rules = kb.rules
     words, seps, text = stream.words, stream.seps, stream.text
     n = len(words)
@@ -146,7 +147,7 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
     # particle (``al-Qaida``): every case rule fails elsewhere (see ``_case_ok``).
     lower = list(map(str.islower, map(text.__getitem__, stream.starts)))
     opens = list(compress(count(), map(operator.not_, lower)))
-    particles = [c for c in _CONNECTORS if c in kb.keys]  # particles that open some key
+    particles = [c for c in _CONNECTORS if c in keys]  # particles that open some key
     if particles and not set(particles).isdisjoint(words):
         opens.extend(k for k, w in enumerate(words) if lower[k] and w in particles)
         opens.sort()
@@ -290,7 +291,7 @@ class _Tagger:
         content = [w for w in words if w not in _CONNECTORS and w not in _ACRONYM_SKIP]
         if len(content) < 2:
             return
-        acronym = "".join(w if w.isdigit() else w[0] for w in content)
+        acronym = "".join([w if w.isdigit() else w[0] for w in content])
         if 2 <= len(acronym) <= 8:
             self._remember(acronym, (0, -rank), found.id)
             self.acronyms.add(acronym)
@@ -341,7 +342,7 @@ class _Tagger:
             index = self._resolve(m, seen)
             seen.setdefault(index, m.i)
             entry = kb.entry_at(index)
-            found = self._entity(entry.id, entry.name, entry.type, True)
+            found = self.found.get(entry.id) or self._entity(entry.id, entry.name, entry.type, True)
             self._add(found, m.i, m.j)
             if entry.type == "PERSON":
                 form = (found.id, tuple(stream.words[m.i : m.j + 1]))
@@ -525,7 +526,7 @@ class _Tagger:
             "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
         )
         key = unlinked_id(run)
-        found = self._entity(key, stream.surface(i, j), etype, False)
+        found = self.found.get(key) or self._entity(key, stream.surface(i, j), etype, False)
         if person and found.type != "PERSON":
             found.type = "PERSON"
         self._add(found, i, j)
