@@ -538,6 +538,11 @@ class _Tagger:
 
     def _join_short_form(self, k: int) -> None:
         options = self.short_forms.get(self.stream.words[k], [])
+        if len(options) == 1:  # the common case: one owner, joined if named before
+            found = self.found[options[0][1]]
+            if found.first < k:
+                self._add(found, k, k)
+            return
         eligible = [(rank, eid) for rank, eid in options if self.found[eid].first < k]
         if not eligible:
             return
