@@ -1,7 +1,7 @@
 """Entity knowledge base and tagging: every name variant of an entity resolves to one id.
 
 ``KnowledgeBase`` compiles entries (built-in places, declared and imported
-lists) into one automaton; ``tag`` finds, links and scores the entities of one
+lists) into one dict of folded keys; ``tag`` finds, links and scores the entities of one
 article; ``load_entries``/``load_ofac`` read entry files.
 """
 

@@ -1,7 +1,7 @@
 """Fold text into a token stream that knowledge-base keys are matched against.
 
-Text and names go through the same folding, so matching is a plain substring
-search (Aho-Corasick) on the folded stream:
+Text and names go through the same folding, so matching is a plain lookup of
+runs of stream words in a dict of folded keys:
 
 - case and Latin diacritics are folded (``Kim Jŏng-Un`` -> ``kim jong un``);
 - words are runs of letters/digits; spaces, hyphens, apostrophes and periods
@@ -114,6 +114,7 @@ class TokenStream:
     sentence_start: list[bool] = field(default_factory=list)
     caps: list[bool] = field(default_factory=list)
     seps: list[str] = field(default_factory=list)
+    firsts: str = ""  # the first character of every word, as written
 
     @functools.cached_property
     def string(self) -> str:
@@ -200,7 +201,8 @@ def tokenize(text: str) -> TokenStream:
         classes = [c or _classify(g) for c, g in zip(classes, between, strict=True)]
     out.gaps = [HARD, *map(_KIND, classes)]
     out.sentence_start = [True, *map(_ENDS_SENTENCE, classes)]
-    out.caps = list(map(str.isupper, map(text.__getitem__, starts)))
+    out.firsts = firsts = "".join(map(text.__getitem__, starts))
+    out.caps = list(map(str.isupper, firsts))
     out.seps = seps = list(map(_SEPARATOR, classes))
     seps.append("")
     return out

@@ -3,8 +3,9 @@
 One call of ``tag`` runs, in order:
 
 1. fold the text into a token stream (``stream.tokenize``) and find every
-   knowledge-base key in it with the Aho-Corasick automaton; keep the ones that
-   start and end on word boundaries and satisfy the key's case rule;
+   knowledge-base key in it: from each word that can open a name, extend word
+   by word while the folded text is a key prefix (``KnowledgeBase.keys``); keep
+   the keys that satisfy their case rule;
 2. keep the longest non-overlapping matches; drop a match that is only part of
    a longer capitalised name (``Ali`` in ``Ali Hassan``, ``New York`` in ``New
    York Times``); demonyms (``Russian President``) and honorifics do not count;
@@ -140,12 +141,12 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
     keys = kb.keys
     get = keys.get
     rules = kb.rules
-    words, seps, text = stream.words, stream.seps, stream.text
+    words, seps = stream.words, stream.seps
     n = len(words)
     found: list[tuple[int, int, int]] = []
     # A name can open only on a word that does not start in lower case, or on a
     # particle (``al-Qaida``): every case rule fails elsewhere (see ``_case_ok``).
-    lower = list(map(str.islower, map(text.__getitem__, stream.starts)))
+    lower = list(map(str.islower, stream.firsts))
     opens = list(compress(count(), map(operator.not_, lower)))
     particles = [c for c in _CONNECTORS if c in keys]  # particles that open some key
     if particles and not set(particles).isdisjoint(words):
