@@ -55,7 +55,10 @@ def main(argv: list[str]) -> int:
     names = argv or list(EVALS)
     unknown = [n for n in names if n not in EVALS]
     if unknown:
-        print(f"unknown evaluation(s): {', '.join(unknown)}; known: {', '.join(EVALS)}", file=sys.stderr)
+        print(
+            f"unknown evaluation(s): {', '.join(unknown)}; known: {', '.join(EVALS)}",
+            file=sys.stderr,
+        )
         return 2
     root = data_dir()
     if not root.is_dir():

@@ -1,6 +1,12 @@
 """wirewatch's pure core: models and stages, importable without Celery, Redis or a network client."""
 
-from pipeline.errors import ContentError, InvalidArticle, PermanentError, PipelineError, TransientError
+from pipeline.errors import (
+    ContentError,
+    InvalidArticle,
+    PermanentError,
+    PipelineError,
+    TransientError,
+)
 from pipeline.models import PIPELINE_VERSION, Alert, Article, DeadLetter, EnrichedRecord
 
 __all__ = [

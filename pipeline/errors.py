@@ -67,7 +67,9 @@ class QueryError(PermanentError):
 
     reason = "bad_query"
 
-    def __init__(self, detail: str, *, position: int | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, position: int | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(detail, reason=reason)
         self.position = position
 

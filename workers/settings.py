@@ -37,9 +37,13 @@ class Settings(BaseSettings):
     # Stories and alerts.
     story_window_hours: float = Field(default=72.0, gt=0)
     story_threshold: float = Field(default=0.4, gt=0, le=1)  # estimated Jaccard of word 3-shingles
-    story_containment: float = Field(default=0.65, gt=0, le=1)  # share of the shorter copy inside the other
+    story_containment: float = Field(
+        default=0.65, gt=0, le=1
+    )  # share of the shorter copy inside the other
     story_event_cosine: float = Field(default=0.4, gt=0, le=1)  # event tier: content-word cosine
-    story_event_entities: float = Field(default=0.3, gt=0, le=1)  # event tier: entity weighted Jaccard
+    story_event_entities: float = Field(
+        default=0.3, gt=0, le=1
+    )  # event tier: entity weighted Jaccard
 
     # Webhook delivery.
     webhook_timeout_s: float = Field(default=15.0, gt=0)
