@@ -114,6 +114,18 @@ end
 
 -- Stories under the keys KEYS[from..to] (skipping keys shared by more than `limit`
 -- stories), most shared keys first, then by id.
+-- Add this record to ``story`` (as a member while the story has room) and answer.
+local function join(story, kind, score)
+  remember(story, record)
+  local key = prefix .. story
+  local n = tonumber(redis.call('HGET', key, 'n'))
+  if n < max_members then
+    add_member(key, n + 1)
+    index_under(story)
+  end
+  return {story, '', kind, string.format('%.17g', score)}
+end
+
 local function ranked(from, to, limit)
   local counts, order = {}, {}
   for i = from, to do
@@ -179,16 +191,7 @@ if eligible then
       end
     end
   end
-  if best then
-    remember(best, record)
-    local key = prefix .. best
-    local n = tonumber(redis.call('HGET', key, 'n'))
-    if n < max_members then
-      add_member(key, n + 1)
-      index_under(best)
-    end
-    return {best, '', 'near', string.format('%.17g', best_score)}
-  end
+  if best then return join(best, 'near', best_score) end
 end
 
 -- Event tier: another outlet's report of the same event (see pipeline.story.event_similar).
@@ -235,16 +238,7 @@ if event_eligible then
       end
     end
   end
-  if best then
-    remember(best, record)
-    local key = prefix .. best
-    local n = tonumber(redis.call('HGET', key, 'n'))
-    if n < max_members then
-      add_member(key, n + 1)
-      index_under(best)
-    end
-    return {best, '', 'event', string.format('%.17g', best_score)}
-  end
+  if best then return join(best, 'event', best_score) end
 end
 
 remember(new_id, record)
