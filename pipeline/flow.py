@@ -83,7 +83,8 @@ def run_language(record: EnrichedRecord) -> EnrichedRecord:
 
 
 def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
-    return record.model_copy(update={"entities": tag(record.text, title=record.title, kb=kb)})
+    entities = tag(record.text, title=record.title, kb=kb, language=record.language.code)
+    return record.model_copy(update={"entities": entities})
 
 
 def run_story(record: EnrichedRecord, index: StoryIndex, at: datetime | None = None) -> EnrichedRecord:

@@ -5,6 +5,13 @@
   ``Iran, Islamic Republic of``), and acronyms of multi-word names
   (``DPRK``, ``UAE``, ``USA``); derived aliases claimed by two countries are
   dropped (``Korea``).
+- Names in other news languages (``LOCAL_LANGUAGES``) from pycountry's own
+  translations of ISO 3166-1 (``Deutschland``, ``Espagne``, ``Vereinigte
+  Staaten``), kept only when they are not an ordinary English word
+  (``Island`` is German for Iceland; ``wordfreq`` Zipf below
+  ``_ENGLISH_WORD_ZIPF``); German ones also in the other adjective endings of
+  their leading adjectives (``Vereinigten Staaten``, ``Zentralafrikanischen
+  Republik``), as German inflects them after articles and prepositions.
 - Demonyms: neither package has them, so they are derived: the country's
   language name when it shares its first four letters with the country
   (``Korea`` -> ``Korean``, ``Japan`` -> ``Japanese``) and English suffix rules
@@ -28,9 +35,19 @@ from functools import lru_cache
 from pipeline.entities.kb import EntityEntry
 from pipeline.entities.stream import key_of
 
-__all__ = ["MIN_CITY_POPULATION", "builtin_entries", "demonyms_of"]
+__all__ = [
+    "LOCAL_LANGUAGES",
+    "MIN_CITY_POPULATION",
+    "builtin_entries",
+    "demonyms_of",
+    "inflections",
+]
 
 MIN_CITY_POPULATION = 1_000_000
+# Languages whose country names (pycountry's translations) join the built-in entries.
+LOCAL_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
+_ENGLISH_WORD_ZIPF = 3.0  # a translated name at least this common in English is a word there
+_GERMAN_ADJECTIVE = re.compile(r"^(?P<stem>[A-ZÄÖÜ][a-zäöüß]+(?:isch|ig|t))(?:e|en|er|es)$")
 
 # Common English forms that no rule derives. Small on purpose: rules do the rest.
 _IRREGULAR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -113,6 +130,68 @@ def demonyms_of(short_name: str, language_names: list[str]) -> list[tuple[str, i
     return result
 
 
+def inflections(name: str) -> list[str]:
+    """Return the other German adjective endings of a name's leading adjectives.
+
+    ``Vereinigte Staaten`` -> ``Vereinigten Staaten``, ``Vereinigter Staaten``,
+    ``Vereinigtes Staaten``: all leading adjectives (stem in ``-isch``, ``-ig``,
+    ``-t``) take the same ending, the noun is left alone. Forms German never
+    writes cost nothing: they do not occur in text.
+    """
+    words = name.split(" ")
+    stems = []
+    for word in words[:-1]:
+        m = _GERMAN_ADJECTIVE.match(word)
+        if m is None:
+            break
+        stems.append(m.group("stem"))
+    if not stems:
+        return []
+    rest = words[len(stems) :]
+    forms = [
+        " ".join([*(stem + ending for stem in stems), *rest]) for ending in ("e", "en", "er", "es")
+    ]
+    return [f for f in forms if f != name]
+
+
+@lru_cache(maxsize=1)
+def _translators() -> tuple[tuple[str, object], ...]:
+    import gettext
+
+    import pycountry
+
+    out = []
+    for language in LOCAL_LANGUAGES:
+        try:
+            out.append(
+                (
+                    language,
+                    gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language]),
+                )
+            )
+        except OSError:  # pragma: no cover - pycountry ships these catalogues
+            continue
+    return tuple(out)
+
+
+def _local_names(english: str, known: set[str]) -> list[str]:
+    """Return the translations of the ISO name ``english`` that are safe as aliases."""
+    import wordfreq
+
+    out = []
+    for language, translator in _translators():
+        local = translator.gettext(english)  # type: ignore[attr-defined]
+        local = local.split(",")[0].strip()
+        if not local or "(" in local or not local[:1].isupper() or key_of(local) in known:
+            continue
+        if wordfreq.zipf_frequency(local, "en") >= _ENGLISH_WORD_ZIPF:
+            continue
+        out.append(local)
+        if language == "de":
+            out.extend(inflections(local))
+    return list(dict.fromkeys(out))
+
+
 def _acronym(name: str) -> str | None:
     words = [w for w in re.split(r"[\s\-]+", name) if w]
     caps = [w for w in words if w[:1].isupper()]
@@ -157,6 +236,7 @@ def _countries() -> list[EntityEntry]:
                 if acronym and len(acronym) >= (3 if n == short else 4):
                     derived.append(acronym)
         extra_names, extra_demonyms = _IRREGULAR.get(code, ((), ()))
+        derived.extend(_local_names(country.name, {key_of(str(n)) for n in names}))
         raw.append(
             {
                 "code": code,

@@ -25,12 +25,22 @@ One call of ``tag`` runs, in order:
 
 Capitalisation heuristic for unlinked names: a run of capitalised words (with
 inner connectors such as ``of``, ``de``, ``bin``, and lower-case parts of
-hyphenated words such as ``Jong-un``), not crossing punctuation;
+hyphenated words such as ``Jong-un``), not crossing punctuation or a
+sentence end (``Bergen. Crews`` is two runs; a period after an honorific, an
+initial or a dotted abbreviation such as ``Mr.``, ``V.``, ``U.S.`` is not a
+sentence end; a knowledge-base key may span one, as in ``CO. INC.``: the key is
+the evidence of an abbreviation, and a match is not dropped for a capitalised
+word that opens the next sentence);
 leading honorifics are stripped (and make the name a PERSON); a sentence's
-first word is dropped when it is a common word (a stop word, or written in
-lower case elsewhere in the article); weekdays and months are never names; a
-single word that only occurs sentence-initially is not a name. Runs ending in
-an organisation word (``Council``, ``Ministry``, ...) are ORG, the rest MISC.
+first word is dropped when it is a common word (a stop word of English or of
+the article's language, or written in lower case elsewhere in the article);
+weekdays and months are never names; a single word that only occurs
+sentence-initially is not a name. In a language that capitalises every noun
+(German), a single word is a name only when its lower-case form is not a
+common word of that language (``wordfreq`` Zipf frequency below
+``NOUN_ZIPF``: ``Jahr``, ``Container`` are nouns, ``Seehafen`` is rare enough
+to stay). Runs ending in an organisation word (``Council``, ``Ministry``, ...)
+are ORG, the rest MISC.
 """
 
 from __future__ import annotations
@@ -47,18 +57,27 @@ from pydantic import TypeAdapter
 
 from pipeline.entities.kb import KnowledgeBase
 from pipeline.entities.ner import NameFinder
-from pipeline.entities.stream import HARD, SOFT, TokenStream, key_of, tokenize
+from pipeline.entities.stream import HARD, SOFT, TokenStream, fold, key_of, tokenize
 from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
 from pipeline.models import Entity, EntityType
 
-__all__ = ["LEAD_CHARS", "tag", "unlinked_id"]
+__all__ = ["LEAD_CHARS", "NOUN_ZIPF", "tag", "unlinked_id"]
 
 _ENTITIES = TypeAdapter(list[Entity])
 LEAD_CHARS = 400  # mentions starting before this offset are "in the lead"
 _MAX_RUN = 8  # longer capitalised runs are tables or headlines, not names
 _MAX_SHORT_FORMS = 32  # owners remembered per short form (see ``_Tagger._remember``)
+# A one-word unlinked name in a noun-capitalising language must be rarer than this
+# as a lower-case word (Zipf scale: 3 = once per million words). Chosen on our own
+# German sentences (tests/unit/test_entities_precision.py): common nouns such as
+# ``Jahr`` (5.8), ``Container`` (3.9), ``Zuwachs`` (3.8) fall above, names such as
+# ``Rotterdam`` (3.4) and rare compounds below.
+NOUN_ZIPF = 3.5
+# Languages that capitalise every noun: there a capital says nothing about a name.
+_NOUN_CAPITALISING = frozenset({"de", "lb"})
 
 _ACRONYM_SKIP = frozenset({"the", "and", "for", "s"})
+_VOWELS = frozenset("aeiouy")  # folded words: no diacritics left
 _CONNECTORS = frozenset(
     "of de del della da di do dos das du la le van von der den al el bin ibn bint y".split()
 )
@@ -85,6 +104,60 @@ def _stopwords() -> frozenset[str]:
         return frozenset(w for w in justext.get_stoplist("English") if w.isalpha())
     except Exception:  # pragma: no cover - justext ships with trafilatura
         return frozenset()
+
+
+@lru_cache(maxsize=64)
+def _stopwords_for(language: str | None) -> frozenset[str]:
+    """Return English stop words plus those of ``language`` (ISO 639-1), folded as text is.
+
+    jusText ships stop lists named by English language name; an unknown or
+    missing language gives the English list alone.
+    """
+    english = _stopwords()
+    if not language or language == "en":
+        return english
+    try:
+        import justext
+        import pycountry
+
+        found = pycountry.languages.get(alpha_2=language)
+        if found is None:
+            return english
+        name = str(found.name).replace(" ", "_")
+        if name not in justext.get_stoplists():
+            return english
+        words = {fold(w) for w in justext.get_stoplist(name) if w.isalpha()}
+    except Exception:  # pragma: no cover - both ship with the project's dependencies
+        return english
+    return english | frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _wordfreq_languages() -> frozenset[str]:
+    try:
+        import wordfreq
+
+        return frozenset(wordfreq.available_languages())
+    except Exception:  # pragma: no cover - wordfreq is a runtime dependency
+        return frozenset()
+
+
+@lru_cache(maxsize=65_536)
+def _zipf(word: str, language: str) -> float:
+    """Return the Zipf frequency of lower-case ``word`` in ``language`` (0 when unknown)."""
+    if language not in _wordfreq_languages():
+        return 0.0
+    import wordfreq
+
+    return float(wordfreq.zipf_frequency(word, language))
+
+
+def _language_code(language: str | None) -> str | None:
+    """Return the primary ISO 639-1 subtag of ``language`` (``de-AT`` -> ``de``), or None."""
+    if not language:
+        return None
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    return code if 2 <= len(code) <= 3 and code.isalpha() else None
 
 
 def unlinked_id(words: list[str]) -> str:
@@ -136,8 +209,38 @@ def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
     return stream.words[i] in _CONNECTORS and surface != surface.lower()
 
 
+def _sentence_breaks(stream: TokenStream) -> frozenset[int]:
+    """Return the tokens that open a sentence after a soft gap (``Bergen. Crews``).
+
+    Other sentence ends (``!``, ``?``, line breaks) are hard gaps already. A
+    period after an honorific, a one-letter initial, a dotted abbreviation or a
+    short capitalised word without vowels (``Mr. Kim``, ``J. Smith``, ``U.S.
+    Army``, ``St. Louis``, ``Jr.``: words have vowels, abbreviations often
+    not) does not end a sentence here.
+    """
+    gaps, words, text = stream.gaps, stream.words, stream.text
+    out = []
+    for k in compress(count(), stream.sentence_start):
+        if k == 0 or gaps[k] != SOFT:
+            continue
+        prev = words[k - 1]
+        if len(prev) == 1 or prev in HONORIFICS:
+            continue
+        surface = text[stream.starts[k - 1] : stream.ends[k - 1]]
+        if "." in surface:
+            continue
+        if len(prev) <= 4 and _VOWELS.isdisjoint(prev) and surface.istitle() and prev.isalpha():
+            continue
+        out.append(k)
+    return frozenset(out)
+
+
 def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[_Match]:
-    """Return the longest non-overlapping knowledge-base matches in ``stream``."""
+    """Return the longest non-overlapping knowledge-base matches in ``stream``.
+
+    A key may span a period followed by a capital (``CO. INC.``, ``St. Louis``):
+    that the key has it is the evidence that the period ends an abbreviation.
+    """
     keys = kb.keys
     get = keys.get
     rules = kb.rules
@@ -184,9 +287,13 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
 class _Tagger:
     """The per-article state of one ``tag`` call."""
 
-    def __init__(self, text: str, title: str | None, kb: KnowledgeBase) -> None:
+    def __init__(
+        self, text: str, title: str | None, kb: KnowledgeBase, language: str | None = None
+    ) -> None:
         self.kb = kb
+        self.language = _language_code(language)
         self.stream = tokenize(text)
+        self.breaks = _sentence_breaks(self.stream)
         self.title_stream = tokenize(title) if title else None
         self.found: dict[str, _Found] = {}
         self.covered: set[int] = set()
@@ -195,7 +302,7 @@ class _Tagger:
         self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
         self._person_forms: set[tuple[str, tuple[str, ...]]] = set()
         self._defined: set[tuple[str, str]] = set()  # (acronym, entity id) already linked
-        self.stop = _stopwords()  # bound once: looked up for every capitalised word
+        self.stop = _stopwords_for(self.language)  # bound once: looked up per capitalised word
         self.calendar = _calendar_words()
 
     @functools.cached_property
@@ -377,8 +484,14 @@ class _Tagger:
         """Whether a capitalised word outside any match continues the matched name."""
         stream = self.stream
         words = stream.words
+        breaks = self.breaks
         after = m.j + 1
-        if after < len(words) and stream.gaps[after] == SOFT and after not in covered:
+        if (
+            after < len(words)
+            and stream.gaps[after] == SOFT
+            and after not in covered
+            and after not in breaks
+        ):
             if self._continues(after):
                 return True
             if (
@@ -386,6 +499,7 @@ class _Tagger:
                 and after + 1 < len(words)
                 and stream.gaps[after + 1] == SOFT
                 and after + 1 not in covered
+                and after + 1 not in breaks
                 and self._continues(after + 1)
             ):
                 return True
@@ -394,6 +508,7 @@ class _Tagger:
             m.i == m.j
             and before >= 0
             and stream.gaps[m.i] == SOFT
+            and m.i not in breaks
             and before not in covered
             and not stream.sentence_start[before]
         ):
@@ -402,6 +517,7 @@ class _Tagger:
                 word in _CONNECTORS
                 and before >= 1
                 and stream.gaps[before] == SOFT
+                and before not in breaks
                 and self._namey(stream, before - 1)
             ):
                 return True
@@ -449,13 +565,19 @@ class _Tagger:
         if stream.text.isupper():
             return  # all capitals: capitalisation says nothing about names
         words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
+        breaks = self.breaks
         n = len(words)
         end = -1
         for k in list(compress(count(), caps)):
             if k <= end or k in covered:
                 continue
             end = k
-            while end + 1 < n and gaps[end + 1] == SOFT and end + 1 not in covered:
+            while (
+                end + 1 < n
+                and gaps[end + 1] == SOFT
+                and end + 1 not in covered
+                and end + 1 not in breaks
+            ):
                 nxt = end + 1
                 if caps[nxt]:
                     end = nxt
@@ -466,6 +588,7 @@ class _Tagger:
                     and nxt + 1 < n
                     and caps[nxt + 1]
                     and gaps[nxt + 1] == SOFT
+                    and nxt + 1 not in breaks
                 ):
                     end = nxt + 1
                 else:
@@ -523,6 +646,8 @@ class _Tagger:
         ):
             if run[0] not in self.mid_caps:
                 return
+        if etype_hint is None and len(run) == 1 and self._common_noun(i):
+            return
         etype: EntityType = etype_hint or (
             "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
         )
@@ -536,6 +661,21 @@ class _Tagger:
         if found.type != "PERSON":
             self._register_acronym(found, run, i)
         self._define_acronym(found, j)
+
+    def _common_noun(self, k: int) -> bool:
+        """Whether word ``k`` is a common word in a language that capitalises nouns.
+
+        Only there: elsewhere a capital mid-sentence is evidence of a name even
+        for a common word (``Apple``). Words written in capitals (``NATO``) are
+        acronyms, not nouns.
+        """
+        language = self.language
+        if language not in _NOUN_CAPITALISING:
+            return False
+        surface = self.stream.surface(k, k)
+        if surface.isupper():
+            return False
+        return _zipf(surface.lower(), language) >= NOUN_ZIPF  # type: ignore[arg-type]
 
     def _join_short_form(self, k: int) -> None:
         options = self.short_forms.get(self.stream.words[k], [])
@@ -587,13 +727,17 @@ class _Tagger:
         return _ENTITIES.validate_python([r[3] for r in ranked], strict=True)
 
 
-def tag(text: str, *, title: str | None = None, kb: KnowledgeBase) -> list[Entity]:
+def tag(
+    text: str, *, title: str | None = None, kb: KnowledgeBase, language: str | None = None
+) -> list[Entity]:
     """Return the entities mentioned in ``text``, with spans and salience.
 
     ``title`` is not part of ``text``: names in it raise salience and count as
-    an earlier full mention for short forms, but carry no spans.
+    an earlier full mention for short forms, but carry no spans. ``language``
+    (ISO 639-1, e.g. ``de``; None when unknown) selects the stop words and the
+    common-word filter for unlinked names; knowledge-base links ignore it.
     """
-    tagger = _Tagger(text, title, kb)
+    tagger = _Tagger(text, title, kb, language)
     tagger.link_title()
     tagger.link_text()
     tagger.link_runs()
