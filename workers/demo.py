@@ -50,12 +50,10 @@ def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list
     from pipeline.watchlist import parse_watchlists
     from workers.resources import Resources
     from workers.settings import get_settings
-    from workers.watchlists import WatchlistStore
+    from workers.watchlists import WatchlistStore, expand_env
 
     text = (SAMPLES / "watchlists.yaml").read_text(encoding="utf-8")
-    text = text.replace("${RECEIVER_URL}", receiver.url).replace(
-        "${WEBHOOK_SECRET}", receiver.secret
-    )
+    text = expand_env(text, {"RECEIVER_URL": receiver.url, "WEBHOOK_SECRET": receiver.secret})
     store = WatchlistStore(client, keys)
     kb = Resources(client, keys, get_settings()).base_kb()
     result = store.apply(parse_watchlists(text), kb=kb)

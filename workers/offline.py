@@ -9,6 +9,7 @@ backfill produces the records the live system would.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from workers.settings import Settings
 from workers.steps import hits_to_wire
 from workers.streams import MemoryStreams
 from workers.validation import parse_article
+from workers.watchlists import expand_env
 
 __all__ = ["OfflinePipeline", "error_record"]
 
@@ -60,7 +62,8 @@ class OfflinePipeline:
             extra.extend(load_entity_file(Path(name)))
         watchlists: list[Watchlist] = []
         if watchlists_file is not None:
-            wfile = parse_watchlists(watchlists_file.read_text(encoding="utf-8"))
+            text = expand_env(watchlists_file.read_text(encoding="utf-8"), os.environ)
+            wfile = parse_watchlists(text)
             extra.extend(wfile.entities)
             watchlists = list(wfile.watchlists)
         if extra:

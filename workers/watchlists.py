@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "ApplyResult",
     "WatchlistStore",
     "dump_watchlist",
+    "expand_env",
     "load_watchlist",
     "public_dict",
     "register_validator",
@@ -39,6 +41,25 @@ __all__ = [
 ]
 
 MASK = "whsec_****"
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str, env: Mapping[str, str]) -> str:
+    """Replace every ``${NAME}`` in a watchlist file with ``env[NAME]``.
+
+    Why: webhook secrets and URLs can then live in the environment (a Kubernetes
+    Secret, a CI variable) instead of in a YAML file under version control. A
+    reference to an unset variable is an error naming it, never an empty string.
+    """
+    missing = sorted({m.group(1) for m in _ENV_REF.finditer(text) if m.group(1) not in env})
+    if missing:
+        raise PermanentError(
+            f"watchlist file refers to unset environment variable(s): {', '.join(missing)}",
+            reason="unset_variable",
+        )
+    return _ENV_REF.sub(lambda m: env[m.group(1)], text)
+
 
 # Extra apply-time checks (e.g. SSRF on webhook URLs); each raises PermanentError.
 _VALIDATORS: list[Callable[[WatchlistFile, KnowledgeBase], None]] = []

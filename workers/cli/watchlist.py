@@ -7,6 +7,7 @@ rotate-secret) by decorating more functions with ``@watchlist.command()`` here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,12 @@ def apply(file: str) -> None:
     """Create or update the watchlists (and entities) of a YAML file; idempotent."""
     from pipeline.errors import PermanentError
     from pipeline.watchlist import parse_watchlists
+    from workers.watchlists import expand_env
 
     text = sys.stdin.read() if file == "-" else _read(Path(file))
     store = watchlist_store()
     try:
-        wfile = parse_watchlists(text)
+        wfile = parse_watchlists(expand_env(text, os.environ))
         from workers.resources import Resources
         from workers.settings import get_settings
 
