@@ -262,11 +262,11 @@ class _Fingerprinter:
         self.seconds = 0.0
         self.count = 0
 
-    def entities(self, text: str) -> list[Entity]:
-        return tag(text, kb=self.kb)
+    def entities(self, text: str, lang: str | None = None) -> list[Entity]:
+        return tag(text, kb=self.kb, language=lang)
 
     def __call__(self, text: str, url: str, lang: str) -> Fingerprint:
-        entities = self.entities(text)
+        entities = self.entities(text, lang)
         started = time.process_time()
         fp = fingerprint(text, url=url, entities=entities, language=lang)
         self.seconds += time.process_time() - started
