@@ -14,8 +14,8 @@ tag_ms_median=... tag_cpu_ms_median=... article_chars=...``:
   knowledge base (``/proc/self/status``);
 - ``tag_ms_median`` / ``tag_cpu_ms_median``: wall-clock and process CPU time of
   ``tag`` on a 5,000-character article (the two seed articles when
-  ../shared/data is present, else generated text), median of 200 runs. Every
-  helper process shares two cores, so wall-clock is noisy; CPU time less so;
+  ../shared/data is present, else generated text), median of 200 runs. On a
+  machine shared with other work wall-clock is noisy; CPU time less so;
 - ``ref_loop_ms``: CPU time of a fixed pure-Python loop (a million additions),
   to compare machines: about 30-50 ms on an idle current x86 core.
 """
