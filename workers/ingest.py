@@ -280,7 +280,7 @@ class IngestService:
                 self.poll_once()
                 failures = 0
             except redis.ResponseError as exc:
-                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
+                if "NOGROUP" in str(exc):
                     # The stream or group was deleted under us (FLUSHALL, an operator): recreate.
                     self.log.warning("ingest.group_recreated", error=str(exc)[:300])
                     with contextlib.suppress(redis.RedisError):

@@ -38,6 +38,7 @@ __all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 _MAX_KEY = 255  # longer keys are tables, not names
 _KIND_BITS = 3
 _CHUNK = 2000  # entries folded per batch while compiling
+_INFO_CACHE = 100_000  # key infos cached for tagging (cleared when full)
 
 
 class EntityEntry(BaseModel):
@@ -84,6 +85,9 @@ class KnowledgeBase:
         self._single = array("q")  # per key id: packed candidate, or -1 when several
         self._multi: dict[int, list[int]] = {}
         self._rules = bytearray()
+        # key id -> (candidates, only demonyms, only places), filled as tagging meets keys
+        self._info: dict[int, tuple[tuple[Candidate, ...], bool, bool]] = {}
+        self._particles: dict[frozenset[str], frozenset[str]] = {}
         # The build allocates millions of objects but no reference cycles: the cyclic
         # collector would only rescan the growing heap again and again (~25% of it).
         collecting = gc.isenabled()
@@ -237,6 +241,32 @@ class KnowledgeBase:
         if packed >= 0:
             return ((packed >> _KIND_BITS, packed & 7),)
         return tuple((p >> _KIND_BITS, p & 7) for p in self._multi[kid])
+
+    def key_info(self, kid: int) -> tuple[tuple[Candidate, ...], bool, bool]:
+        """Return key ``kid``'s candidates, whether all are demonyms, whether all are places.
+
+        Cached per key: tagging asks for the same keys (country names) in every article.
+        """
+        info = self._info.get(kid)
+        if info is None:
+            cands = self.candidates(kid)
+            demonym = int(Kind.DEMONYM)
+            info = (
+                cands,
+                all(kind == demonym for _, kind in cands),
+                all(self._list[e].type == "LOC" for e, _ in cands),
+            )
+            if len(self._info) >= _INFO_CACHE:
+                self._info.clear()
+            self._info[kid] = info
+        return info
+
+    def openers(self, words: frozenset[str]) -> frozenset[str]:
+        """Return those of ``words`` that are keys or key prefixes (cached per word set)."""
+        found = self._particles.get(words)
+        if found is None:
+            found = self._particles[words] = frozenset(w for w in words if w in self._keys)
+        return found
 
     def rule(self, kid: int) -> CaseRule:
         return CaseRule(self._rules[kid])

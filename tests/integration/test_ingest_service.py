@@ -16,7 +16,9 @@ from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-KEYS = Keys()
+# Its own prefix: the session's real ingest process (tests/pipeline_fixtures.py) reads
+# the default stream and would take these tests' entries.
+KEYS = Keys("ingest-test")
 
 
 class Clock:
