@@ -210,7 +210,8 @@ def tokenize(text: str) -> TokenStream:
         classes = [c or _classify(g) for c, g in zip(classes, between, strict=True)]
     out.gaps = [HARD, *map(_KIND, classes)]
     out.sentence_start = [True, *map(_ENDS_SENTENCE, classes)]
-    out.firsts = firsts = "".join(map(text.__getitem__, starts))
+    # One C call picks every first character (one start gives a str, joined the same).
+    out.firsts = firsts = "".join(operator.itemgetter(*starts)(text))
     out.caps = list(map(str.isupper, firsts))
     out.seps = seps = list(map(_SEPARATOR, classes))
     seps.append("")

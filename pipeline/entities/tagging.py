@@ -59,7 +59,7 @@ from pydantic import TypeAdapter
 from pipeline.entities.kb import KnowledgeBase
 from pipeline.entities.ner import NameFinder
 from pipeline.entities.stream import HARD, SOFT, TokenStream, fold, key_of, tokenize
-from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
+from pipeline.entities.variants import HONORIFICS, CaseRule
 from pipeline.models import Entity, EntityType
 
 __all__ = ["LEAD_CHARS", "NOUN_ZIPF", "tag", "unlinked_id"]
@@ -169,6 +169,30 @@ def unlinked_id(words: list[str]) -> str:
     return "x:" + slug
 
 
+@lru_cache(maxsize=65_536)
+def _short_forms(words: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """Return the ``(priority, word)`` short forms of a name's folded words.
+
+    Surname (last word, priority 0) before given or family-first name (first
+    word, 1); one-letter words and particles never are. Cached: names repeat
+    within and across articles.
+    """
+    words = tuple(w for w in words if len(w) > 1)
+    if len(words) < 2:
+        return ()
+    return tuple((p, w) for p, w in ((0, words[-1]), (1, words[0])) if w not in _CONNECTORS)
+
+
+@lru_cache(maxsize=65_536)
+def _initials(words: tuple[str, ...]) -> str:
+    """Return the acronym of a multi-word name's folded words, or "" when it has none."""
+    content = [w for w in words if w not in _CONNECTORS and w not in _ACRONYM_SKIP]
+    if len(content) < 2:
+        return ""
+    acronym = "".join([w if w.isdigit() else w[0] for w in content])
+    return acronym if 2 <= len(acronym) <= 8 else ""
+
+
 @dataclass(slots=True)
 class _Found:
     """One entity found in the article while tagging."""
@@ -193,7 +217,6 @@ class _Match:
 
 
 _UPPER, _CAPITALISED, _TITLE = int(CaseRule.UPPER), int(CaseRule.CAPITALISED), int(CaseRule.TITLE)
-_DEMONYM = int(Kind.DEMONYM)
 
 
 def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
@@ -265,12 +288,17 @@ def _matches(stream: TokenStream, kb: KnowledgeBase, *, shouting: bool) -> list[
             except ValueError:
                 pass
         opens.sort()
+    caps = stream.caps
     for i in opens:
         key = words[i]
         kid = get(key)
         j = i
+        # A capitalised first word satisfies the two laxest rules (``_case_ok``).
+        capital = caps[i]
         while kid is not None:  # None: no key goes on from here
-            if kid >= 0 and (shouting or _case_ok(stream, i, j, rules[kid])):
+            if kid >= 0 and (
+                shouting or (capital and rules[kid] < _TITLE) or _case_ok(stream, i, j, rules[kid])
+            ):
                 found.append((i, i - j, kid))
             j += 1
             if j == n:
@@ -366,13 +394,7 @@ class _Tagger:
     def _register_short_forms(self, found: _Found, words: list[str], rank: int) -> None:
         if len(words) < 2:
             return
-        words = [w for w in words if len(w) > 1]
-        if len(words) < 2:
-            return
-        # Rank: surname (last) before given or family-first name (first).
-        for priority, word in ((0, words[-1]), (1, words[0])):
-            if word in _CONNECTORS:
-                continue
+        for priority, word in _short_forms(tuple(words)):
             self._remember(word, (priority, -rank), found.id)
 
     def _register_name(self, found: _Found, name: str, rank: int) -> None:
@@ -401,11 +423,8 @@ class _Tagger:
         """
         if len(words) < 2:
             return
-        content = [w for w in words if w not in _CONNECTORS and w not in _ACRONYM_SKIP]
-        if len(content) < 2:
-            return
-        acronym = "".join([w if w.isdigit() else w[0] for w in content])
-        if 2 <= len(acronym) <= 8:
+        acronym = _initials(tuple(words))
+        if acronym:
             self._remember(acronym, (0, -rank), found.id)
             self.acronyms.add(acronym)
 
@@ -438,33 +457,46 @@ class _Tagger:
         shouting = stream.text.isupper()
         matches = _matches(stream, kb, shouting=shouting)
         covered = {k for m in matches for k in range(m.i, m.j + 1)}
+        sentence_start = stream.sentence_start
         kept = [
             m
             for m in matches
             if shouting
             or (
                 (m.demonym_only or m.place or not self._extends(m, covered))
-                and not self._common_word(m)
+                and (m.i != m.j or not sentence_start[m.i] or not self._common_word(m))
             )
         ]
         seen: dict[int, int] = {}
         for m in kept:
             if len(m.cands) == 1:
                 seen.setdefault(m.cands[0][0], m.i)
+        entry_at, known, covered_now = kb.entry_at, self.found, self.covered
+        starts, ends, gaps = stream.starts, stream.ends, stream.gaps
+        last = len(gaps) - 1
         for m in kept:
-            index = self._resolve(m, seen)
-            seen.setdefault(index, m.i)
-            entry = kb.entry_at(index)
-            found = self.found.get(entry.id) or self._entity(entry.id, entry.name, entry.type, True)
-            self._add(found, m.i, m.j)
+            i, j, cands = m.i, m.j, m.cands
+            index = cands[0][0] if len(cands) == 1 else self._resolve(m, seen)
+            seen.setdefault(index, i)
+            entry = entry_at(index)
+            found = known.get(entry.id) or self._entity(entry.id, entry.name, entry.type, True)
+            # ``self._add(found, i, j)``, inlined: this loop runs once per match
+            found.spans.append((starts[i], ends[j]))
+            if i < found.first:
+                found.first = i
+            if i == j:
+                covered_now.add(i)
+            else:
+                covered_now.update(range(i, j + 1))
             if entry.type == "PERSON":
                 form = (found.id, tuple(stream.words[m.i : m.j + 1]))
                 if form not in self._person_forms:
                     self._person_forms.add(form)
                     self._register_short_forms(found, list(form[1]), m.i)
-            if found.first == m.i:
-                self._register_name(found, entry.name, m.i)
-            self._define_acronym(found, m.j)
+            if found.first == i:
+                self._register_name(found, entry.name, i)
+            if j < last and gaps[j + 1] == HARD:  # ``_define_acronym`` needs a hard gap
+                self._define_acronym(found, j)
 
     def _common_word(self, m: _Match) -> bool:
         """Whether a one-word match opening a sentence is an ordinary word there.
@@ -661,11 +693,13 @@ class _Tagger:
         if person and found.type != "PERSON":
             found.type = "PERSON"
         self._add(found, i, j)
-        if found.type != "ORG":
-            self._register_short_forms(found, run, i)
-        if found.type != "PERSON":
-            self._register_acronym(found, run, i)
-        self._define_acronym(found, j)
+        if len(run) > 1:  # one word has no short form or initials
+            if found.type != "ORG":
+                self._register_short_forms(found, run, i)
+            if found.type != "PERSON":
+                self._register_acronym(found, run, i)
+        if j + 1 < len(words) and stream.gaps[j + 1] == HARD:  # see ``_define_acronym``
+            self._define_acronym(found, j)
 
     def _common_noun(self, k: int) -> bool:
         """Whether word ``k`` is a common word in a language that capitalises nouns.
@@ -708,7 +742,9 @@ class _Tagger:
         mentions of any entity in the article; so 0..1, and a name that is in
         the title and the lead and is the most mentioned scores 1.
         """
-        found = [(f, sorted(set(f.spans)) if len(f.spans) > 1 else f.spans) for f in self.found.values()]
+        found = [
+            (f, sorted(set(f.spans)) if len(f.spans) > 1 else f.spans) for f in self.found.values()
+        ]
         top = max((len(s) for _, s in found), default=1) or 1
         text = self.stream.text
         ranked: list[tuple[float, int, str, dict[str, object]]] = []

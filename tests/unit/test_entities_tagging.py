@@ -264,3 +264,27 @@ def test_repetitive_hostile_text_is_handled_in_one_pass() -> None:
     entities = {e.id: e for e in tag(text, kb=kb())}
     court = entities[unlinked_id(["international", "court"])]
     assert len(court.mentions) == 10_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kim Jong-un met U.S. officials; “Mr. Kim” said (KPA) 3M_x foo_bar — A.B.C. e.g.",
+        "CO. INC. St. Louis, Jr. de la Cruz al-Qaida 2023 x_y ’s … Vladimir V. Putin",
+        "Ünal met Zoë in São Paulo ½ ² Ⅻ ٣ — Σίσυφος",  # non-ASCII letters and digits
+    ],
+)
+def test_ascii_fast_path_tokenizes_like_the_general_pattern(text: str) -> None:
+    """The cheaper ASCII split gives the same stream as the general ``[^\\W_]`` one."""
+    from pipeline.entities.stream import tokenize
+
+    fast = tokenize(text)
+    # A trailing word with a non-Latin letter (kept by folding) forces the general pattern.
+    general = tokenize(text + " Ωmega")
+    assert fast.words == general.words[:-1]
+    assert fast.starts == general.starts[:-1]
+    assert fast.ends == general.ends[:-1]
+    assert fast.gaps == general.gaps[:-1]
+    assert fast.sentence_start == general.sentence_start[:-1]
+    assert fast.caps == general.caps[:-1]
+    assert fast.seps[:-1] == general.seps[:-2]
