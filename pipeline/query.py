@@ -97,8 +97,22 @@ _EXTRA_FOLD = {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae"
 _PIECES: dict[str, str] = {}
 # The same as a str.translate table; ASCII maps to itself so lookups never miss.
 _TABLE: dict[int, str | int] = {i: i for i in range(128)}
-# Above this many distinct non-ASCII characters, one translate pass beats a replace each.
+# Above this many non-ASCII characters that change, one translate pass beats a replace each.
 _REPLACE_LIMIT = 40
+
+
+# Non-ASCII characters known to fold to themselves (most letters of most scripts), and a
+# pattern matching every other non-ASCII character. It grows with the scripts seen, up to
+# ``_SAME_LIMIT`` characters so hostile input cannot make it recompile without end.
+_SAME: set[str] = set()
+_SAME_LIMIT = 8192
+_NOT_SAME = re.compile("[^\x00-\x7f]")
+
+
+def _learn_same(chars: list[str]) -> None:
+    global _NOT_SAME
+    _SAME.update(chars)
+    _NOT_SAME = re.compile("[^\x00-\x7f" + "".join(map(re.escape, sorted(_SAME))) + "]")
 
 
 def _fold_char(char: str) -> str:
@@ -156,14 +170,20 @@ def fold_exact(text: str) -> tuple[str, bool]:
     low = raw.translate(_BYTE_SEPARATORS).decode("utf-8", "surrogatepass")
     if len(low) == len(raw):
         return low, same_length
-    chars = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    nonascii = raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    # Only characters not yet known to fold to themselves (a regex scan skips the known
+    # ones at a quarter of the cost of ``set()`` over every character of a script).
+    chars = set(_NOT_SAME.findall(nonascii))
     pieces = {c: _piece(c) for c in chars}  # fills the translate table for every one
+    if (learnt := [c for c, p in pieces.items() if p == c]) and len(_SAME) < _SAME_LIMIT:
+        _learn_same(learnt)
     exact = same_length and all(len(p) == 1 for p in pieces.values())
-    if len(chars) > _REPLACE_LIMIT:  # Chinese, Japanese...: one translate pass instead
+    # Most letters of most scripts fold to themselves: only the others need a pass.
+    changed = [(char, piece) for char, piece in pieces.items() if piece != char]
+    if len(changed) > _REPLACE_LIMIT:  # Chinese, Japanese...: one translate pass instead
         return low.translate(_TABLE), exact
-    for char, piece in pieces.items():
-        if piece != char:
-            low = low.replace(char, piece)
+    for char, piece in changed:
+        low = low.replace(char, piece)
     return low, exact
 
 

@@ -303,3 +303,38 @@ def test_folding_does_not_depend_on_what_was_folded_before(monkeypatch: pytest.M
     assert cold == "".join(fold(c) for c in text)  # folding is per character
     assert "é" not in cold and "1 2" in cold
     assert tokenize("Ÿ É") == ["y", "e"]
+
+
+def test_folding_with_learnt_scripts_matches_per_character_folding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    import pipeline.query as query
+
+    monkeypatch.setattr(query, "_SAME", set())
+    monkeypatch.setattr(query, "_NOT_SAME", re.compile("[^\\x00-\\x7f]"))
+    # Gurmukhi letters fold to themselves, its nukta/virama and danda do not; Greek
+    # capitals change case. Folded cold, then with the letters learnt: same result.
+    text = "ਪੰਜਾਬ ਸ਼ਹਿਰ ਦਾ ਪ੍ਰਧਾਨ। ΑΘΗΝΑ Müller ½"
+    cold = fold(text)
+    assert query._SAME and "ਪ" in query._SAME and "਼" not in query._SAME
+    assert fold(text) == cold == "".join(fold(c) for c in text)
+    assert "।" not in cold and "αθηνα" in cold
+
+
+def test_learnt_characters_stop_growing_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    import pipeline.query as query
+
+    letters = "".join(c for c in map(chr, range(0x0400, 0x0700)) if fold(c) == c)
+    assert len(letters) > 100  # Cyrillic, Armenian, Hebrew, Arabic letters
+    monkeypatch.setattr(query, "_SAME", set())
+    monkeypatch.setattr(query, "_NOT_SAME", re.compile("[^\\x00-\\x7f]"))
+    monkeypatch.setattr(query, "_SAME_LIMIT", 50)
+    half = len(letters) // 2
+    assert fold(letters[:half]) == letters[:half]
+    assert len(query._SAME) == half  # one learning pass past the limit, then no more
+    assert fold(letters) == letters and fold(letters[::-1]) == letters[::-1]
+    assert len(query._SAME) == half
