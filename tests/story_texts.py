@@ -3,7 +3,9 @@ different events that share an entity with it (written for the tests, not taken 
 
 from __future__ import annotations
 
-__all__ = ["BATTERY_RULES", "FINE_REPORT", "FINE_REWRITE", "KORVATH_RESULTS"]
+import random
+
+__all__ = ["BATTERY_RULES", "FINE_REPORT", "FINE_REWRITE", "KORVATH_RESULTS", "make_article"]
 
 # One event (a cartel fine), reported by one outlet ...
 FINE_REPORT = """The European Commission on Tuesday fined the Danish container carrier Korvath Lines 410 million euros for fixing freight rates with two rivals, Halden Maritime and Sorrel Shipping, between 2016 and 2021.
@@ -56,3 +58,30 @@ The company raised its forecast for the full year and announced a share buyback 
 Korvath Lines expects rates to ease next year as shipyards deliver a wave of new ships ordered during the pandemic, and said it would slow its own orders.
 
 Rival Halden Maritime will publish its results next week."""
+
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tas",
+    "vo",
+    "qui",
+    "dor",
+    "sel",
+    "pa",
+    "tru",
+    "nex",
+    "bi",
+    "fal",
+    "os",
+]
+
+
+def make_article(seed: int, paragraphs: int = 8, words: int = 60) -> str:
+    """A deterministic pseudo-article: paragraphs of words from a large made-up vocabulary."""
+    rng = random.Random(seed)
+    vocabulary = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(3000)]
+    return "\n\n".join(
+        " ".join(rng.choice(vocabulary) for _ in range(words)) + "." for _ in range(paragraphs)
+    )

@@ -15,6 +15,7 @@ from redis.retry import Retry
 
 from pipeline.errors import TransientError
 from pipeline.story import Assignment, Fingerprint, MemoryStoryIndex, fingerprint
+from tests.story_texts import make_article
 from workers.keys import Keys
 from workers.settings import Settings
 from workers.stories import RedisStoryIndex
@@ -22,31 +23,6 @@ from workers.stories import RedisStoryIndex
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-_SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ren",
-    "tas",
-    "vo",
-    "qui",
-    "dor",
-    "sel",
-    "pa",
-    "tru",
-    "nex",
-    "bi",
-    "fal",
-    "os",
-]
-
-
-def make_article(seed: int, paragraphs: int = 8, words: int = 60) -> str:
-    rng = random.Random(seed)
-    vocabulary = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(3000)]
-    return "\n\n".join(
-        " ".join(rng.choice(vocabulary) for _ in range(words)) + "." for _ in range(paragraphs)
-    )
 
 
 def copy_of(text: str, rng: random.Random) -> str:

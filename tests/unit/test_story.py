@@ -14,37 +14,11 @@ import pytest
 
 from pipeline import story
 from pipeline.story import Assignment, MemoryStoryIndex, canonical_url, fingerprint, similar, url_id
+from tests.story_texts import make_article
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "data" / "seed-articles"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-_SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ren",
-    "tas",
-    "vo",
-    "qui",
-    "dor",
-    "sel",
-    "pa",
-    "tru",
-    "nex",
-    "bi",
-    "fal",
-    "os",
-]
-
-
-def make_article(seed: int, paragraphs: int = 8, words: int = 60) -> str:
-    """A deterministic pseudo-article: paragraphs of words from a large made-up vocabulary."""
-    rng = random.Random(seed)
-    vocabulary = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(3000)]
-    return "\n\n".join(
-        " ".join(rng.choice(vocabulary) for _ in range(words)) + "." for _ in range(paragraphs)
-    )
 
 
 def test_reformatted_text_has_the_same_content_hash() -> None:
