@@ -29,6 +29,7 @@ import statistics
 import time
 from pathlib import Path
 
+from evals.measure import ref_loop_ms, rss_mb
 from pipeline.entities import EntityEntry, KnowledgeBase, tag
 
 __all__ = ["main"]
@@ -38,18 +39,6 @@ ARTICLE_CHARS = 5000
 RUNS = 200
 _SYLLABLES = "ba ka ri mo tan lee su vin dar o el za hu ne gor am is ul fe sha tek ro mi".split()
 _SUFFIXES = ["LTD.", "LLC", "S.A.", "TRADING CO.", "GROUP", "HOLDING", "FZE", "COMPANY"]
-
-
-def _rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _word(rng: random.Random) -> str:
@@ -105,7 +94,7 @@ def main() -> None:
     builtin = KnowledgeBase.builtin()  # built once per process in workers too; not part of the load
     builtin_entries = list(builtin.entries.values())
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     payload = [e.model_dump_json() for e in generate_entries()]
     started, cpu_started = time.perf_counter(), time.process_time()
     entries = [EntityEntry.model_validate_json(p) for p in payload]
@@ -114,7 +103,7 @@ def main() -> None:
     done, cpu_done = time.perf_counter(), time.process_time()
     del payload, entries
     gc.collect()
-    rss = _rss_mb() - before
+    rss = rss_mb() - before
     text = _article()
     tag(text, kb=kb)
     wall, cpu = [], []
@@ -123,11 +112,6 @@ def main() -> None:
         tag(text, kb=kb)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
-    ref_started = time.process_time()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    ref = time.process_time() - ref_started
     metrics = {
         "kb_entries": len(kb),
         "load_s": round(done - started, 2),
@@ -137,6 +121,6 @@ def main() -> None:
         "tag_ms_median": round(statistics.median(wall) * 1000, 3),
         "tag_cpu_ms_median": round(statistics.median(cpu) * 1000, 3),
         "article_chars": len(text),
-        "ref_loop_ms": round(ref * 1000, 1),
+        "ref_loop_ms": round(ref_loop_ms(), 1),
     }
     print("BENCH entities " + " ".join(f"{k}={v}" for k, v in metrics.items()), flush=True)

@@ -21,25 +21,9 @@ import statistics
 import time
 from pathlib import Path
 
+from evals.measure import ref_loop_ms, rss_mb
+
 __all__ = ["main"]
-
-
-def _rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _ref_loop_ms() -> float:
-    start = time.thread_time()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return (time.thread_time() - start) * 1000
 
 
 def main() -> None:
@@ -52,12 +36,12 @@ def main() -> None:
         return
     watchlists, records = build_workload(root)
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     wall, cpu = time.monotonic(), time.process_time()
     monitor = Monitor(watchlists)
     build_s, build_cpu_s = time.monotonic() - wall, time.process_time() - cpu
     gc.collect()
-    rss = _rss_mb() - before
+    rss = rss_mb() - before
     costs = []
     for record in records:
         runs = []
@@ -71,6 +55,6 @@ def main() -> None:
         f"BENCH matching watchlists={len(monitor)} build_s={build_s:.1f} build_cpu_s={build_cpu_s:.1f} "
         f"rss_mb={rss:.0f} match_cpu_ms_median={statistics.median(costs):.3f} "
         f"match_cpu_ms_p99={statistics.quantiles(costs, n=100)[-1]:.3f} "
-        f"candidates_median={candidates:.0f} articles={len(records)} ref_loop_ms={_ref_loop_ms():.0f}",
+        f"candidates_median={candidates:.0f} articles={len(records)} ref_loop_ms={ref_loop_ms():.0f}",
         flush=True,
     )

@@ -45,28 +45,15 @@ def _load(data_dir: Path) -> dict[str, dict[str, list[str]]]:
     return data
 
 
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 _RSS_PROBE = """
 import json, sys
 from pipeline import language
 from pipeline.language_backends import get_backends
-from evals.langid import _rss_mb
+from evals.measure import rss_mb
 get_backends().preload()
 for text in json.load(sys.stdin):
     language.detect(text)
-print(_rss_mb())
+print(rss_mb())
 """
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import pycountry
 import wordfreq
 
+from evals.measure import ref_loop_ms
 from pipeline.matching import Monitor
 from pipeline.models import EnrichedRecord, Entity, Language, Mention
 from pipeline.query import tokenize
@@ -434,14 +435,5 @@ def run(data_dir: Path) -> dict[str, float]:
         "candidates_per_article": float(statistics.median(candidates)),
         "hits_per_article": round(hits / len(records), 2),
         "build_s": round(build_s, 1),
-        "ref_loop_ms": round(_ref_loop_ms(), 1),
+        "ref_loop_ms": round(ref_loop_ms(), 1),
     }
-
-
-def _ref_loop_ms() -> float:
-    """CPU time of a fixed pure-Python loop, to scale timings between machines (idle core: 30-50)."""
-    start = time.thread_time()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return (time.thread_time() - start) * 1000

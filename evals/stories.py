@@ -57,6 +57,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from math import comb
 from pathlib import Path
+from typing import Any
 
 from pipeline import language
 from pipeline.entities import KnowledgeBase, tag
@@ -376,8 +377,8 @@ def _originals(fps: list[Fingerprint], relation: Relation, now: datetime) -> dic
     }
 
 
-def _joined(a: Fingerprint, b: Fingerprint, index: MemoryStoryIndex) -> tuple[bool, bool]:
-    """Decide a pair as the index would: (MinHash tier accepts, event tier accepts)."""
+def _scores(a: Fingerprint, b: Fingerprint, index: MemoryStoryIndex) -> tuple[Any, Any]:
+    """Score a pair with the index's thresholds: (MinHash tier result, event tier result)."""
     near = similar(a.minhash, a.size, b.minhash, b.size, threshold=index.threshold)
     event = event_similar(
         a.event_terms,
@@ -387,6 +388,12 @@ def _joined(a: Fingerprint, b: Fingerprint, index: MemoryStoryIndex) -> tuple[bo
         cosine=index.event_cosine,
         entities=index.event_entities,
     )
+    return near, event
+
+
+def _joined(a: Fingerprint, b: Fingerprint, index: MemoryStoryIndex) -> tuple[bool, bool]:
+    """Decide a pair as the index would: (MinHash tier accepts, event tier accepts)."""
+    near, event = _scores(a, b, index)
     return near.accepted, event.accepted
 
 
@@ -419,16 +426,7 @@ def _seed_pair(data_dir: Path, fingerprinter: _Fingerprinter) -> dict[str, float
         return {}
     texts = [p.read_text(encoding="utf-8") for p in paths]
     a, b = (fingerprinter(t, "", language.detect(t).code) for t in texts)
-    index = MemoryStoryIndex()
-    m = similar(a.minhash, a.size, b.minhash, b.size, threshold=index.threshold)
-    e = event_similar(
-        a.event_terms,
-        a.event_entities,
-        b.event_terms,
-        b.event_entities,
-        cosine=index.event_cosine,
-        entities=index.event_entities,
-    )
+    m, e = _scores(a, b, MemoryStoryIndex())
     return {
         "seed_pair_jaccard": round(m.jaccard, 4),
         "seed_pair_containment": round(m.containment, 4),
