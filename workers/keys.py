@@ -112,6 +112,10 @@ class Keys:
         """Set: ids of the stories with a member whose event signature has this entity/term."""
         return self._k("story", "event", key)
 
+    def story_members(self, story_id: str) -> str:
+        """Hash: a story's articles, record id -> JSON summary (``workers.story_members``)."""
+        return self._k("story", "members", story_id)
+
     # Webhook delivery.
     @property
     def delivery_schedule(self) -> str:
