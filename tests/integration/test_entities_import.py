@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import redis
 
 from pipeline.entities import EntityEntry
+from tests.cli import wirewatch as run_cli
 from workers.keys import Keys
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def wirewatch(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WIREWATCH_REDIS_URL": redis_url, "WIREWATCH_LOG_FORMAT": "console"}
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", "entities", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_cli(redis_url, "entities", *args)
 
 
 def test_import_csv_then_list_show_lookup_remove(redis_url: str, tmp_path: Path) -> None:

@@ -4,22 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from pipeline.models import EnrichedRecord, Language
+from tests.cli import wirewatch as run_cli
 from workers.keys import Keys
 from workers.story_members import StoryMembers
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -69,15 +65,7 @@ def test_foreign_fields_are_skipped(client: redis.Redis) -> None:
 
 
 def wirewatch(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WIREWATCH_REDIS_URL": redis_url, "WIREWATCH_LOG_FORMAT": "console"}
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", "story", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_cli(redis_url, "story", *args)
 
 
 def test_story_show_command(redis_url: str, client: redis.Redis) -> None:
