@@ -5,6 +5,10 @@ cannot be processed is appended here with a short ``reason`` code, a readable
 ``detail``, the ``stage`` that gave up, and the original payload untouched (base64
 when the bytes were not UTF-8). ``replay`` puts ingest payloads back on the ingest
 stream; other stages (webhook delivery) register their own replayer.
+
+The stream is never trimmed automatically: it is the record of what failed. Replay
+removes what it re-submits; ``purge`` removes handled entries older than an id or an
+age, on an operator's explicit request.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +32,14 @@ from workers.streams import Streams
 __all__ = [
     "ReplayResult",
     "dead_letter",
+    "count_before",
     "list_entries",
     "payload_bytes",
+    "purge",
+    "purge_bound",
     "register_replayer",
     "replay",
+    "server_ms",
 ]
 
 FIELD = "entry"
@@ -184,3 +193,58 @@ def replay(client: Any, keys: Keys, ids: Iterable[str] | None = None) -> ReplayR
         result.replayed.append(entry_id)
         get_logger().info("dead_letter.replayed", entry_id=entry_id, stage=entry.stage)
     return result
+
+
+_ID = re.compile(r"(\d+)-(\d+)")
+_AGE = re.compile(r"(\d+)([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MAX_PART = 2**64 - 1
+_PURGE_USAGE = (
+    "give a dead-letter id as `wirewatch dlq list` prints it (like 1700000000000-0) "
+    "or an age (like 90s, 30m, 12h, 7d, 2w)"
+)
+
+
+def purge_bound(before: str, now_ms: int) -> str:
+    """Return the stream id below which ``purge`` removes dead letters.
+
+    ``before`` is an entry id (that entry itself is kept) or an age relative to ``now_ms``
+    (the server's clock: entry ids are its timestamps). Raise ``ValueError`` with a
+    message for the operator on anything else, negative ages and ids out of range included.
+    """
+    text = before.strip()
+    if match := _ID.fullmatch(text):
+        ms, seq = int(match.group(1)), int(match.group(2))
+        if ms > _MAX_PART or seq > _MAX_PART:
+            raise ValueError(f"{before!r} is out of range for a stream id")
+        return f"{ms}-{seq}"
+    if match := _AGE.fullmatch(text):
+        age_ms = int(match.group(1)) * _UNIT_S[match.group(2)] * 1000
+        return f"{max(0, now_ms - age_ms)}-0"
+    if text.startswith("-"):
+        raise ValueError(f"an age cannot be negative ({before!r}); {_PURGE_USAGE}")
+    raise ValueError(f"cannot read {before!r}: {_PURGE_USAGE}")
+
+
+def server_ms(client: Any) -> int:
+    """Return the server's clock in milliseconds (what stream entry ids are made of)."""
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def count_before(client: Any, keys: Keys, bound: str, *, page: int = 200) -> int:
+    """Return how many dead letters are older than ``bound`` (what ``purge`` would remove)."""
+    count, start = 0, "-"
+    while True:
+        rows = client.xrange(keys.dlq, min=start, max=f"({bound}", count=page)
+        count += len(rows)
+        if len(rows) < page:
+            return count
+        start = f"({_s(rows[-1][0])}"
+
+
+def purge(client: Any, keys: Keys, bound: str) -> int:
+    """Delete every dead letter older than ``bound`` (exact ``XTRIM MINID``); return how many."""
+    removed = int(client.xtrim(keys.dlq, minid=bound, approximate=False))
+    get_logger().info("dead_letter.purged", before=bound, removed=removed)
+    return removed

@@ -14,14 +14,20 @@ article of the story. Claim outcomes:
 
 Order: alerts first, then the enriched record, so a consumer reading the record
 can always find the alerts it references.
+
+Why an outbox: a redelivered emit (worker killed after the write, before the ack)
+would append the same entry twice. Each alert and each record read from one ingest
+entry is appended together with a marker key in one script (``RedisOutbox``), and a
+marker that is already set turns the append into a no-op. A re-crawl is a new ingest
+entry and still gets its own record.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pipeline.models import Alert, AlertArticle, AlertRef, EnrichedRecord, Match
 from pipeline.watchlist import Watchlist
@@ -34,7 +40,10 @@ __all__ = [
     "Claim",
     "Emitter",
     "MemoryAlertLedger",
+    "MemoryOutbox",
+    "Outbox",
     "RedisAlertLedger",
+    "RedisOutbox",
     "alert_id_for",
     "build_alert",
 ]
@@ -60,6 +69,87 @@ def _s(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@runtime_checkable
+class Outbox(Streams, Protocol):
+    """A stream writer that can append an entry at most once per marker key."""
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        """Append ``fields`` unless ``marker`` is set, setting it with the entry (atomically).
+
+        Return the new entry id, or ``None`` when the marker said it was already written.
+        """
+        ...
+
+
+# Read the marker, append, then set the marker, in one script. Why this order: the XADD
+# is the script's first write, so a refusal (OOM on a noeviction Redis, a wrong key
+# type) leaves nothing behind, and the SET after it cannot fail: a marker never exists
+# without its entry. Scripts are atomic, so no other client sees one without the other.
+_ADD_ONCE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local args = {'XADD', KEYS[1]}
+if tonumber(ARGV[2]) > 0 then
+  args[#args + 1] = 'MAXLEN'
+  args[#args + 1] = '~'
+  args[#args + 1] = ARGV[2]
+end
+args[#args + 1] = '*'
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.call(unpack(args))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
+return id
+"""
+
+
+class RedisOutbox:
+    """``XADD`` to a real Redis, each stream trimmed to its approximate ``MAXLEN``.
+
+    ``maxlen`` maps stream names to their limit (0 or absent: never trimmed). ``~``
+    lets Redis drop whole macro nodes only, so trimming costs next to nothing per write
+    and a stream holds at most one node (about 100 entries) over its limit.
+    """
+
+    def __init__(self, client: Any, *, maxlen: Mapping[str, int] | None = None) -> None:
+        self.client = client
+        self.maxlen = dict(maxlen or {})
+        self._add_once = client.register_script(_ADD_ONCE)
+
+    def add(self, stream: str, fields: dict[str, str]) -> str:
+        limit = self.maxlen.get(stream, 0)
+        entry_id = self.client.xadd(stream, fields, maxlen=limit or None, approximate=True)
+        return _s(entry_id) or ""
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        args: list[Any] = [ttl_s, self.maxlen.get(stream, 0)]
+        for name, value in fields.items():
+            args += [name, value]
+        return _s(self._add_once(keys=[stream, marker], args=args))
+
+
+class MemoryOutbox:
+    """Wraps any ``Streams`` (``MemoryStreams`` in tests and ``wirewatch process``) with
+    in-memory markers; they never expire."""
+
+    def __init__(self, streams: Streams) -> None:
+        self.streams = streams
+        self.markers: dict[str, str] = {}
+
+    def add(self, stream: str, fields: dict[str, str]) -> str:
+        return self.streams.add(stream, fields)
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        if marker in self.markers:
+            return None
+        self.markers[marker] = self.streams.add(stream, fields)
+        return self.markers[marker]
 
 
 class RedisAlertLedger:
@@ -130,7 +220,12 @@ def build_alert(
 
 
 class Emitter:
-    """Writes alerts and the enriched record; hands webhook alerts to ``deliver``."""
+    """Writes alerts and the enriched record; hands webhook alerts to ``deliver``.
+
+    ``streams`` is an ``Outbox`` (``RedisOutbox`` in workers) or any ``Streams``, which
+    gets in-memory markers. ``alert_ttl_s`` should match the alert ledger's lifetime and
+    ``record_ttl_s`` outlast any redelivery of an emit.
+    """
 
     def __init__(
         self,
@@ -140,15 +235,32 @@ class Emitter:
         *,
         lookup: Callable[[str], Watchlist | None],
         deliver: Callable[[Alert, Watchlist], None],
+        alert_ttl_s: int = 24 * 3600,
+        record_ttl_s: int = 24 * 3600,
+        attach: Callable[[EnrichedRecord], object] | None = None,
     ) -> None:
-        self.streams = streams
+        self.streams: Outbox = streams if isinstance(streams, Outbox) else MemoryOutbox(streams)
         self.ledger = ledger
         self.keys = keys
         self.lookup = lookup
         self.deliver = deliver
+        self.alert_ttl_s = alert_ttl_s
+        self.record_ttl_s = record_ttl_s
+        self.attach = attach
 
-    def emit(self, record: EnrichedRecord, hits: list[dict[str, Any]]) -> EnrichedRecord:
-        """Emit the alerts for ``hits`` (``{"watchlist_id", "matches"}``) and then the record."""
+    def emit(
+        self,
+        record: EnrichedRecord,
+        hits: list[dict[str, Any]],
+        *,
+        source_entry: str | None = None,
+    ) -> EnrichedRecord:
+        """Emit the alerts for ``hits`` (``{"watchlist_id", "matches"}``) and then the record.
+
+        ``source_entry`` is the ingest stream entry the record was read from: emitting the
+        same record for the same entry again writes nothing new. Without it (``wirewatch
+        process``) every call appends the record.
+        """
         log = get_logger()
         story_id = record.story_id or record.id
         refs: list[AlertRef] = []
@@ -174,16 +286,38 @@ class Emitter:
             if claim in ("new", "resume"):
                 matches = [Match.model_validate(m) for m in hit.get("matches") or []]
                 alert = build_alert(record, watchlist, matches, alert_id)
-                self.streams.add(self.keys.alerts, {"alert": alert.model_dump_json()})
-                if watchlist.delivery.webhook:
+                written = self.streams.add_once(
+                    self.keys.alerts,
+                    {"alert": alert.model_dump_json()},
+                    marker=self.keys.emitted_alert(alert_id),
+                    ttl_s=self.alert_ttl_s,
+                )
+                if watchlist.delivery.webhook:  # again on resume: delivery keeps one job per id
                     self.deliver(alert, watchlist)
                 self.ledger.done(watchlist.id, story_id)
                 log.info(
-                    "alert.created", watchlist_id=watchlist.id, alert_id=alert_id, story_id=story_id
+                    "alert.created" if written else "alert.resumed",
+                    watchlist_id=watchlist.id,
+                    alert_id=alert_id,
+                    story_id=story_id,
                 )
             refs.append(AlertRef(watchlist_id=watchlist.id, alert_id=alert_id))
         record = record.model_copy(update={"alerts": refs})
-        self.streams.add(self.keys.enriched, {"record": record.model_dump_json()})
+        fields = {"record": record.model_dump_json()}
+        fresh = True
+        if source_entry is None:
+            self.streams.add(self.keys.enriched, fields)
+        else:
+            marker = self.keys.emitted_record(record.id, source_entry)
+            added = self.streams.add_once(
+                self.keys.enriched, fields, marker=marker, ttl_s=self.record_ttl_s
+            )
+            fresh = added is not None
+        if self.attach is not None:  # idempotent: a repeated emit finishes an interrupted one
+            self.attach(record)
+        if not fresh:
+            log.info("article.emit_repeated", entry=source_entry, alerts=len(refs))
+            return record
         log.info(
             "article.enriched",
             language=record.language.code,

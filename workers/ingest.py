@@ -4,8 +4,14 @@ Flow per entry: read (``XREADGROUP``) -> validate the ``article`` field
 (``workers.validation``; bad input is dead-lettered with its reason and original
 bytes, then acknowledged) -> add to the current micro-batch -> when the batch holds
 ``WIREWATCH_BATCH_SIZE`` articles or its first one waited ``WIREWATCH_BATCH_WAIT_MS``,
-send one Celery chain -> only then ``XACK`` (and ``XDEL``: the stream would otherwise
-keep every body forever on a ``noeviction`` Redis).
+send one Celery chain -> only then ``XACK``.
+
+Retention (``WIREWATCH_INGEST_RETENTION``, on by default): after each round that
+acknowledged something, and every few seconds anyway, the stream is trimmed with
+``XTRIM MINID`` below the oldest entry any consumer group still needs (its oldest
+pending entry, or the first one after its last-delivered id). Acknowledged bodies do
+not pile up on a ``noeviction`` Redis, and an entry that is pending or not yet read,
+by this group or by any other group on the stream, is never removed.
 
 Crash safety: entries read but not acknowledged stay pending in the group. Every
 few seconds the service claims entries idle for ``WIREWATCH_INGEST_CLAIM_IDLE_MS``
@@ -42,15 +48,46 @@ from workers.settings import Settings
 from workers.streams import RedisStreams
 from workers.validation import parse_article
 
-__all__ = ["FIELD", "IngestService", "install_signal_handlers"]
+__all__ = ["FIELD", "IngestService", "install_signal_handlers", "retention_floor"]
 
 FIELD = b"article"
 _CLAIM_EVERY_S = 5.0  # at most; never less often than half the claim idle time
+_TRIM_EVERY_S = 5.0  # trims when nothing was acknowledged here (other groups, other readers)
+_MAX_SEQ = 2**64 - 1
 _DEAD_CONSUMER_IDLE_MS = 3_600_000
 
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _parse_id(value: Any) -> tuple[int, int]:
+    ms, _, seq = _s(value).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def retention_floor(client: Any, stream: str) -> str | None:
+    """Return the oldest entry id any consumer group of ``stream`` may still need.
+
+    Per group: its oldest pending entry (read, not acknowledged) and the entry right
+    after its last-delivered id (the first one it has not read); the floor is the minimum
+    over all groups. Everything older was acknowledged by every group. ``None`` when the
+    stream or its groups do not exist: then nothing may be trimmed.
+    """
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:  # no such stream
+        return None
+    floor: tuple[int, int] | None = None
+    for group in groups:
+        ms, seq = _parse_id(group["last-delivered-id"])
+        needed = [(ms, seq + 1) if seq < _MAX_SEQ else (ms + 1, 0)]
+        if int(group["pending"]):
+            oldest = client.xpending(stream, group["name"]).get("min")
+            if oldest is not None:
+                needed.append(_parse_id(oldest))
+        floor = min(needed) if floor is None else min(floor, *needed)
+    return None if floor is None else f"{floor[0]}-{floor[1]}"
 
 
 @dataclass
@@ -84,7 +121,16 @@ class IngestService:
         self.streams = RedisStreams(client)
         self.pending = _Pending()
         self._next_claim = 0.0
-        self.stats = {"read": 0, "accepted": 0, "dead_lettered": 0, "batches": 0, "reclaimed": 0}
+        self._next_trim = 0.0
+        self._acked = False  # acknowledged something since the last trim
+        self.stats = {
+            "read": 0,
+            "accepted": 0,
+            "dead_lettered": 0,
+            "batches": 0,
+            "reclaimed": 0,
+            "trimmed": 0,
+        }
         self.log = get_logger(consumer=self.consumer)
 
     # -- setup ---------------------------------------------------------------------------
@@ -139,12 +185,37 @@ class IngestService:
         self.stats["dead_lettered"] += 1
 
     def _ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge; the entries leave the stream with the next ``trim``."""
         if not entry_ids:
             return
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xack(self.keys.ingest, self.keys.ingest_group, *entry_ids)
-        pipe.xdel(self.keys.ingest, *entry_ids)
-        pipe.execute()
+        self.client.xack(self.keys.ingest, self.keys.ingest_group, *entry_ids)
+        self._acked = True
+
+    # -- retention -----------------------------------------------------------------------
+    def trim(self) -> int:
+        """Remove the entries every consumer group has acknowledged; return how many.
+
+        Exact ``MINID``: it runs once per round at most, so each call removes only what was
+        acknowledged since the last one (cheap), and a drained stream is empty.
+        """
+        self._acked = False
+        self._next_trim = self.clock() + _TRIM_EVERY_S
+        floor = retention_floor(self.client, self.keys.ingest)
+        if floor is None:
+            return 0
+        removed = int(self.client.xtrim(self.keys.ingest, minid=floor, approximate=False))
+        self.stats["trimmed"] += removed
+        return removed
+
+    def _trim_if_due(self) -> None:
+        if not self.settings.ingest_retention:
+            return
+        if not self._acked and self.clock() < self._next_trim:
+            return
+        try:
+            self.trim()
+        except redis.ResponseError as exc:  # retention must never stop ingestion
+            self.log.warning("ingest.trim_failed", error=str(exc)[:300])
 
     # -- batching ------------------------------------------------------------------------
     def _due(self) -> bool:
@@ -263,7 +334,9 @@ class IngestService:
             for _stream, entries in reply or []:
                 for entry_id, fields in entries:
                     self._accept(_s(entry_id), fields)
-        return self.flush() if self._due() else 0
+        sent = self.flush() if self._due() else 0
+        self._trim_if_due()
+        return sent
 
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set; then flush the last batch and return."""
@@ -297,6 +370,7 @@ class IngestService:
                 stop.wait(wait)
         try:
             self.flush()
+            self._trim_if_due()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             # Entries stay pending and are reclaimed by the next ingest process.
             self.log.warning("ingest.flush_failed", error=str(exc)[:300])

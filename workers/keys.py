@@ -6,6 +6,7 @@ deployments can share a Redis.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 __all__ = ["QUEUES", "Keys"]
@@ -89,6 +90,19 @@ class Keys:
 
     def alerted(self, watchlist_id: str, story_id: str) -> str:
         return self._k("alerted", watchlist_id, story_id)
+
+    def emitted_record(self, record_id: str, source_entry: str) -> str:
+        """String: the enriched record of ``record_id`` read from ingest entry ``source_entry``
+        is on the enriched stream (written in one script with the record; expires).
+
+        A digest, not the raw ids: record ids are free input text of any length.
+        """
+        digest = hashlib.sha256(f"{record_id}\x1f{source_entry}".encode()).hexdigest()[:32]
+        return self._k("emitted", "record", digest)
+
+    def emitted_alert(self, alert_id: str) -> str:
+        """String: alert ``alert_id`` is on the alerts stream (written with it; expires)."""
+        return self._k("emitted", "alert", alert_id)
 
     def story_hash(self, content_hash: str) -> str:
         return self._k("story", "hash", content_hash)

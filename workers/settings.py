@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     ingest_max_attempts: int = Field(default=5, ge=1)
     ingest_claim_idle_ms: int = Field(default=60_000, ge=1000)
 
+    # Retention. Streams are trimmed, never below what a consumer still needs.
+    ingest_retention: bool = True  # trim acknowledged entries off the ingest stream
+    enriched_maxlen: int = Field(default=50_000, ge=0)  # approximate; 0 = keep everything
+    alerts_maxlen: int = Field(default=100_000, ge=0)  # approximate; 0 = keep everything
+    emit_dedup_ttl_s: int = Field(default=24 * 3600, ge=60)  # remembers written records
+
     # Celery reliability.
     task_max_deliveries: int = Field(default=5, ge=1)
     task_time_limit_s: int = Field(default=300, ge=1)

@@ -73,5 +73,7 @@ def step_match(item: Item, index: StoryIndex, monitor: Monitor) -> Item:
 
 def step_emit(item: Item, emitter: Emitter) -> Item:
     """Write the alerts and the enriched record; the item leaves the pipeline here."""
-    record = emitter.emit(_record(item), list(item.get("hits") or []))
+    record = emitter.emit(
+        _record(item), list(item.get("hits") or []), source_entry=item.get("entry")
+    )
     return {"id": record.id, "entry": item.get("entry"), "alerts": len(record.alerts)}

@@ -28,11 +28,12 @@ from pipeline.watchlist import Watchlist
 from workers.app import app
 from workers.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
 from workers.dlq import dead_letter
-from workers.emit import Emitter, RedisAlertLedger
+from workers.emit import Emitter, RedisAlertLedger, RedisOutbox
 from workers.logs import bound, get_logger
 from workers.resources import Resources, get_resources
 from workers.settings import get_settings
 from workers.steps import step_clean, step_emit, step_entities, step_language, step_match
+from workers.story_members import StoryMembers
 from workers.streams import RedisStreams
 
 __all__ = [
@@ -188,13 +189,26 @@ def _submit_delivery(res: Resources) -> Callable[[Alert, Watchlist], None]:
 
 
 def _emitter(res: Resources) -> Emitter:
-    ttl = int(max(res.settings.story_window_hours * 2 * 3600, 24 * 3600))
+    settings = res.settings
+    ttl = int(max(settings.story_window_hours * 2 * 3600, 24 * 3600))
+    outbox = RedisOutbox(
+        res.client,
+        maxlen={
+            res.keys.enriched: settings.enriched_maxlen,
+            res.keys.alerts: settings.alerts_maxlen,
+        },
+    )
     return Emitter(
-        RedisStreams(res.client),
+        outbox,
         RedisAlertLedger(res.client, res.keys, ttl_s=ttl),
         res.keys,
         lookup=res.watchlist,
         deliver=_submit_delivery(res),
+        alert_ttl_s=ttl,
+        record_ttl_s=settings.emit_dedup_ttl_s,
+        attach=StoryMembers(
+            res.client, res.keys, ttl_s=int(settings.story_window_hours * 3600)
+        ).attach,
     )
 
 

@@ -85,6 +85,17 @@ def test_apply_alerts_once_per_story_and_edits_apply_live(
         assert records[original["id"]]["story_id"] == records[copy["id"]]["story_id"]
         assert receiver.wait_for(1, timeout=30), pipeline_workers.logs()
         assert not receiver.wait_for(2, timeout=2.0), "a second copy of one story alerted again"
+        # The later copy is attached to the story: both outlets are listed under it.
+        shown = subprocess.run(
+            cli_argv("story", "show", records[copy["id"]]["story_id"], "--json"),
+            env=pipeline_env,
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+        assert shown.returncode == 0, shown.stderr
+        listed = {json.loads(line)["id"] for line in shown.stdout.splitlines()}
+        assert listed == {original["id"], copy["id"]}
 
         delivery = receiver.deliveries[0]
         assert delivery.verified, delivery.error

@@ -380,8 +380,11 @@ def status(as_json: bool) -> None:
         + f"  (in progress: {info['unacked']})"
     )
     ing = info["ingest"]
+    # The group's lag (Redis 7+) counts unread entries even when acknowledged ones are kept
+    # (WIREWATCH_INGEST_RETENTION=false); length - pending is the fallback.
+    waiting = ing["lag"] if ing["lag"] is not None else ing["length"] - ing["pending"]
     click.echo(
-        f"ingest:      waiting={ing['length'] - ing['pending']}  pending={ing['pending']}  consumers={ing['consumers']}"
+        f"ingest:      waiting={waiting}  pending={ing['pending']}  consumers={ing['consumers']}"
     )
     click.echo(f"enriched:    {info['enriched']}")
     click.echo(

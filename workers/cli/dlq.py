@@ -1,4 +1,4 @@
-"""`wirewatch dlq` commands: list and replay dead letters."""
+"""`wirewatch dlq` commands: list, replay and purge dead letters."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _register_delivery_replayer() -> None:
 
 @main.group()
 def dlq() -> None:
-    """Inspect and replay the dead-letter stream."""
+    """Inspect, replay and purge the dead-letter stream."""
 
 
 @dlq.command("list")
@@ -86,3 +86,47 @@ def replay(ids: tuple[str, ...], all_: bool) -> None:
         click.echo(f"  {entry_id}: skipped: {why}")
     if result.missing or result.skipped:
         raise SystemExit(1)
+
+
+@dlq.command()
+@click.option(
+    "--before",
+    required=True,
+    metavar="ID|AGE",
+    help="Delete dead letters older than this id (from `dlq list`; the id itself is kept) "
+    "or this age: 90s, 30m, 12h, 7d, 2w.",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Delete. Without it, only count what would go (exit 1 if anything would).",
+)
+def purge(before: str, yes: bool) -> None:
+    """Delete handled dead letters older than an id or an age (never done automatically)."""
+    from datetime import UTC, datetime
+
+    from workers.dlq import count_before, purge_bound, server_ms
+    from workers.dlq import purge as do_purge
+    from workers.keys import Keys
+    from workers.settings import get_settings
+
+    client = _client()
+    try:
+        bound = purge_bound(before, server_ms(client))
+    except ValueError as exc:
+        click.echo(f"error: --before: {exc}", err=True)
+        raise SystemExit(2) from None
+    keys = Keys(get_settings().prefix)
+    try:
+        stamp = datetime.fromtimestamp(int(bound.split("-")[0]) / 1000, UTC)
+        at = stamp.isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # an id far beyond any clock
+        at = "beyond any date"
+    if not yes:
+        count = count_before(client, keys, bound)
+        click.echo(
+            f"would delete {count} of {client.xlen(keys.dlq)} dead letters older than "
+            f"{bound} ({at}); run again with --yes to delete them"
+        )
+        raise SystemExit(1 if count else 0)
+    click.echo(f"deleted {do_purge(client, keys, bound)} dead letters older than {bound} ({at})")
