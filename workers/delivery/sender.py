@@ -6,11 +6,18 @@ check approved (``Host`` header and TLS SNI keep the real name, so virtual hosts
 and certificate checks still work), ignores proxy environment variables, and
 reads at most ``max_response_bytes`` of the answer. ``classify`` turns a status
 code into the decision the scheduler takes; it is pure and unit-tested.
+
+The timeout bounds the whole attempt, not each read: httpx's read timeout restarts with
+every byte, so an endpoint that drips its answer a byte at a time could hold a delivery
+slot for as long as it liked. A watchdog (``_Watchdog``) shuts the connection's socket
+down at the deadline, whatever phase the attempt is in.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -84,6 +91,45 @@ def classify(
     if 300 <= status < 400:
         return "failed", f"http_{status}_redirect_not_followed", None
     return "failed", f"http_{status}", None
+
+
+class _Watchdog:
+    """Cut an attempt's connection at ``deadline`` (``time.monotonic()``).
+
+    httpcore reports each new connection through the request's ``trace`` extension; the
+    watchdog arms a timer on its socket then. Shutting a socket down wakes a read blocked
+    on it in another thread, so the attempt fails at once with a network error, which
+    ``post`` reports as a timeout.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._timer: threading.Timer | None = None
+
+    def trace(self, event: str, info: dict[str, object]) -> None:
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        get_extra = getattr(stream, "get_extra_info", None)
+        sock = get_extra("socket") if callable(get_extra) else None
+        if isinstance(sock, socket.socket):
+            self.cancel()
+            delay = max(0.0, self.deadline - time.monotonic())
+            self._timer = threading.Timer(delay, self._cut, args=(sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _cut(self, sock: socket.socket) -> None:
+        self.fired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: the attempt is over anyway
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _excerpt(data: bytes) -> str:
@@ -161,6 +207,8 @@ def post(
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     timeout = httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
     deadline = started + timeout_s
+    watchdog = _Watchdog(deadline)
+    status: int | None = None  # known once the headers are in
     try:
         with httpx.Client(
             timeout=timeout,
@@ -172,8 +220,9 @@ def post(
             request = client.build_request(
                 "POST", pinned, content=body.encode("utf-8"), headers=request_headers
             )
-            request.extensions.update(extensions)
+            request.extensions.update(extensions, trace=watchdog.trace)
             response = client.send(request, stream=True)
+            status = response.status_code
             try:
                 return _read(response, max_response_bytes, deadline, elapsed_ms, target.address)
             finally:
@@ -182,5 +231,10 @@ def post(
         kind = "connect_timeout" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
         return Result("failed", None, elapsed_ms(), kind, "", address=target.address)
     except httpx.HTTPError as exc:
+        if watchdog.fired:  # our own cut at the deadline, not the endpoint's doing
+            kind = "timeout" if status is None else "timeout_reading_body"
+            return Result("failed", status, elapsed_ms(), kind, "", address=target.address)
         error = f"{type(exc).__name__}: {exc}"[:300]
         return Result("failed", None, elapsed_ms(), error, "", address=target.address)
+    finally:
+        watchdog.cancel()
