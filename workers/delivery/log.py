@@ -151,19 +151,32 @@ def list_jobs(
     failed: bool = False,
     since: float | None = None,
     limit: int | None = 50,
+    page: int = 500,
 ) -> list[dict[str, str]]:
-    """Return jobs newest first (optionally one watchlist's, failed ones, created since)."""
+    """Return jobs newest first (optionally one watchlist's, failed ones, created since).
+
+    The index is read a ``page`` of ids at a time and each page's jobs fetched in one
+    round trip, so listing the newest 50 of a million deliveries reads one page, and a
+    filtered listing holds at most one page of ids in memory.
+    """
     index = keys.delivery_watchlist_index(watchlist_id) if watchlist_id else keys.delivery_index
     low = "-inf" if since is None else repr(since)
-    ids: Any = client.zrevrangebyscore(index, "+inf", low)
     out: list[dict[str, str]] = []
-    for alert_id in ids:
-        job = get_job(client, keys, _s(alert_id))
-        if job is None:
-            continue
-        if failed and job.get("status") not in FAILED_STATUSES:
-            continue
-        out.append(job)
-        if limit is not None and len(out) >= limit:
-            break
-    return out
+    offset = 0
+    while True:
+        ids: Any = client.zrevrangebyscore(index, "+inf", low, start=offset, num=page)
+        if not ids:
+            return out
+        offset += len(ids)
+        pipe = client.pipeline(transaction=False)
+        for alert_id in ids:
+            pipe.hgetall(keys.delivery_job(_s(alert_id)))
+        for raw in pipe.execute():
+            if not raw:
+                continue  # expired between the index read and now
+            job = {_s(k): _s(v) for k, v in raw.items()}
+            if failed and job.get("status") not in FAILED_STATUSES:
+                continue
+            out.append(job)
+            if limit is not None and len(out) >= limit:
+                return out
