@@ -4,19 +4,26 @@ A hybrid, because no single detector is both fast and accurate on short text:
 
 1. Clean a bounded sample (title first, then the body): control characters out, whitespace
    folded, at most ``SAMPLE_CHARS`` characters. Fewer than ``MIN_LETTERS`` letters -> ``und``.
-2. Fast path: CLD2 and fastText (microseconds each). CLD2 alone decides a sentence-long
+2. Word evidence (``pipeline.language_words``): ln P(word | language) from wordfreq's
+   frequency lists, relative to a reference frequency that languages without a list get,
+   capped at ``WORD_CAP`` words. Computed up front for a text of at most ``SHORT_WORDS``
+   words (cheap there), otherwise only on the slow path.
+3. Fast path: CLD2 and fastText (microseconds each). CLD2 alone decides a sentence-long
    text it is sure of, outside the languages it is known to mix up. Otherwise, when both
    name the same language,
    fastText is at least ``FAST_MIN_PROBABILITY`` sure, CLD2 calls it reliable, the language
    is not in a group of close languages the two cannot tell apart, and it agrees with the
    declared language (if any), that is the answer. For the few languages fastText's model
-   lacks, CLD2's reliable answer alone stands.
-3. Slow path: lingua's low-accuracy scores over all languages, fused with the fast
-   detectors' (weights ``FASTTEXT_WEIGHT``, ``CLD2_WEIGHT``) and the declared language as a
-   prior (``DECLARED_PRIOR``, in nats: confident detection overrules it). When the winner
-   belongs to a close pair with high-accuracy models loaded (nb/nn, xh/zu, st/tn), lingua
-   high-accuracy restricted to the pair re-decides. Within a close group (hr/sr/bs, id/ms,
-   nb/nn/da, ...) a declared language wins over the detected one; ``detected`` keeps both.
+   lacks, CLD2's reliable answer alone stands. On a text of one or two words the fast path
+   stands only if no language has more word evidence than its answer.
+4. Slow path: lingua's low-accuracy scores over all languages, fused with the fast
+   detectors' (weights ``FASTTEXT_WEIGHT``, ``CLD2_WEIGHT``), the word evidence
+   (``WORD_WEIGHT``) and the declared language as a prior (``DECLARED_PRIOR``, in nats:
+   confident detection overrules it). When the winner belongs to a close pair with
+   high-accuracy models loaded (nb/nn, xh/zu, st/tn), lingua high-accuracy restricted to
+   the pair re-decides (alone on one or two words, where CLD2 and fastText only add noise
+   between the pair). Within a close group (hr/sr/bs, id/ms, nb/nn/da, ...) a declared
+   language wins over the detected one; ``detected`` keeps both.
 
 The weights and thresholds are global and were chosen on the even lines of the evaluation
 data (see docs/decisions.md); nothing is tuned per item.
@@ -30,6 +37,7 @@ import re
 from collections.abc import Iterable
 
 from pipeline.language_backends import HIGH_ACCURACY_LANGUAGES, SUPPORTED, get_backends
+from pipeline.language_words import LIST_LANGUAGES, get_word_evidence, words_of
 from pipeline.models import Language
 
 __all__ = ["MIN_LETTERS", "SAMPLE_CHARS", "detect", "normalize_code"]
@@ -43,6 +51,15 @@ FAST_MIN_PROBABILITY = 0.5
 FASTTEXT_WEIGHT = 0.2
 CLD2_WEIGHT = 5.0
 DECLARED_PRIOR = 3.0  # nats: detection must be e^3 ~ 20x more likely to overrule the publisher
+# Word evidence (pipeline.language_words): ln P(word | language) from wordfreq's lists, in
+# nats relative to WORD_REFERENCE, the ln-frequency a word is given in a language without a
+# list; weighted by WORD_WEIGHT and counted for at most WORD_CAP words (words of one text are
+# far from independent: uncapped, a sentence's words swamp the character models).
+WORD_WEIGHT = 1.5
+WORD_REFERENCE = -5.25 * math.log(10)  # a word of frequency 10 ** -5.25
+WORD_CAP = 2
+SHORT_WORDS = 2  # texts of at most this many words skip the fast paths: CLD2 and fastText
+# "agree" on two words far more often than they are right
 MIXED_MIN_LETTERS = 200  # only long texts can be judged mixed
 MIXED_MAX_SHARE = 40  # percent: no language covers more than this -> too mixed to say
 _FLOOR = 1e-7
@@ -135,12 +152,24 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
     if letters < MIN_LETTERS or junk > (1 - MIN_LETTER_SHARE) * visible:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     backends = get_backends()
+    # word evidence is cheap on a title of a few words; on a longer text only the slow
+    # path needs it (counting words up to SHORT_WORDS + 1 says which case this is)
+    words = words_of(sample, SHORT_WORDS + 1)
+    short = len(words) <= SHORT_WORDS
+    word_scores = _word_scores(words) if short else {}
     cld2 = backends.cld2(sample)
     if letters >= MIXED_MIN_LETTERS and cld2.languages and cld2.languages[0][1] < MIXED_MAX_SHARE:
         return Language(code="und", confidence=0.0, declared=prior, detected=cld2.languages[0][0])
     fast = cld2.languages[0][0] if cld2.languages else None
+    # On a text of a word or two, the fast paths stand only where no language has more
+    # word evidence than their answer (languages without a word list count as 0).
+    skip_fast = short and (
+        fast is None
+        or word_scores.get(fast, 0.0) < max(0.0, max(word_scores.values(), default=0.0))
+    )
     if (
         fast is not None
+        and not skip_fast
         and cld2.reliable
         and len(sample) >= CLD2_ALONE_MIN_CHARS
         and cld2.languages[0][1] >= CLD2_ALONE_MIN_SHARE
@@ -152,7 +181,13 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
         return Language(code=code, confidence=_clip(share), declared=prior, detected=code)
 
     fasttext = backends.fasttext(sample)
-    if fast is not None and cld2.reliable and fast not in _NEVER_FAST and prior in (None, fast):
+    if (
+        fast is not None
+        and not skip_fast
+        and cld2.reliable
+        and fast not in _NEVER_FAST
+        and prior in (None, fast)
+    ):
         share = cld2.languages[0][1] / 100
         agreed: float | None = None
         if fast in _FASTTEXT_LACKS:  # fastText cannot vote: CLD2 alone
@@ -165,8 +200,15 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
 
     cld2_share = dict(cld2.languages)
     low = backends.lingua_low(sample)
+    if not short:
+        word_scores = _word_scores(words_of(sample))
     ranked = _fuse(
-        low, fasttext, cld2_share, prior, low.keys() | fasttext.keys() | cld2_share.keys()
+        low,
+        fasttext,
+        cld2_share,
+        prior,
+        low.keys() | fasttext.keys() | cld2_share.keys(),
+        word_scores,
     )
     if not ranked:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
@@ -176,8 +218,10 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
         group &= HIGH_ACCURACY_LANGUAGES
         if len(group) > 1:
             high = backends.lingua_high(sample, group)
-            if high:
-                ranked = _fuse(high, fasttext, cld2_share, prior, group)
+            if high and short:  # the fast detectors cannot split a pair on two words
+                ranked = _fuse(high, {}, {}, prior, group, {}, fast_weights=False)
+            elif high:
+                ranked = _fuse(high, fasttext, cld2_share, prior, group, {})
     score, code = ranked[0]
     code = _script_fix(code, sample)
     if prior is not None and prior != code and prior in _GROUP_OF.get(code, ()):
@@ -188,24 +232,51 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
     return Language(code=code, confidence=_clip(confidence), declared=prior, detected=code)
 
 
+def _word_scores(words: list[str]) -> dict[str, float]:
+    """Return each listed language's word evidence in nats (unlisted languages: 0).
+
+    ``WORD_WEIGHT`` times the summed ln-frequency of the words relative to
+    ``WORD_REFERENCE``, scaled down to ``WORD_CAP`` words.
+    """
+    if not words:
+        return {}
+    evidence = get_word_evidence()
+    totals = evidence.log_frequencies(words)
+    scale = WORD_WEIGHT * min(1.0, WORD_CAP / len(words))
+    offset = len(words) * WORD_REFERENCE
+    scores: dict[str, float] = {}
+    for name, total in zip(evidence.names, totals, strict=True):
+        for code in LIST_LANGUAGES[name]:
+            scores[code] = scale * (total - offset)
+    return scores
+
+
 def _fuse(
     lingua: dict[str, float],
     fasttext: dict[str, float],
     cld2: dict[str, int],
     prior: str | None,
     candidates: Iterable[str],
+    words: dict[str, float],
+    *,
+    fast_weights: bool = True,
 ) -> list[tuple[float, str]]:
-    """Score each candidate by weighted log-evidence of the three detectors plus the prior."""
+    """Score each candidate by weighted log-evidence of the detectors plus the prior.
+
+    ``fast_weights=False`` leaves fastText and CLD2 out entirely (not even their floors).
+    """
     scored = []
     for code in candidates:
         if code not in SUPPORTED:
             continue
         score = (
             math.log(max(lingua.get(code, 0.0), _FLOOR))
-            + FASTTEXT_WEIGHT * math.log(max(fasttext.get(code, 0.0), 1e-4))
-            + CLD2_WEIGHT * cld2.get(code, 0) / 100
+            + words.get(code, 0.0)
             + (DECLARED_PRIOR if code == prior else 0.0)
         )
+        if fast_weights:
+            score += FASTTEXT_WEIGHT * math.log(max(fasttext.get(code, 0.0), 1e-4))
+            score += CLD2_WEIGHT * cld2.get(code, 0) / 100
         scored.append((score, code))
     if prior is not None and prior not in {c for _, c in scored}:
         scored.append((math.log(_FLOOR) + DECLARED_PRIOR, prior))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.language_words import get_word_evidence
+
 __all__ = [
     "HIGH_ACCURACY_LANGUAGES",
     "SUPPORTED",
@@ -85,6 +87,7 @@ class Backends:
         codes = [self._iso[c] for c in sorted(HIGH_ACCURACY_LANGUAGES)]
         high = self._builder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
         self._preloaded.append(high.build())
+        get_word_evidence()
 
     def cld2(self, text: str) -> Cld2Result:
         """Return CLD2's top languages; unreliable and empty when it refuses the text."""
