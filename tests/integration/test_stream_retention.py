@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 import redis
+import structlog
 from click.testing import CliRunner
 
 from pipeline.models import EnrichedRecord, Language
+from workers import logs
 from workers.backtest import backtest
 from workers.cli import main
 from workers.dlq import dead_letter
@@ -193,6 +195,10 @@ def cli_env(redis_url: str) -> Iterator[dict[str, str]]:
     get_settings.cache_clear()
     yield env
     get_settings.cache_clear()
+    # The commands ran in this process and set the log level to WARNING; later tests that
+    # capture info events must see this process's logging as it was.
+    structlog.reset_defaults()
+    logs._configured = False
 
 
 def _dead_letters(client: redis.Redis, count: int) -> list[str]:

@@ -16,6 +16,7 @@ from typing import IO, Any
 import click
 
 from workers.cli import main
+from workers.cli.common import connect, fail
 from workers.keys import QUEUES, Keys
 from workers.settings import get_settings
 
@@ -25,22 +26,8 @@ DELIVER_THREADS = 16
 __all__ = ["demo", "ingest", "process", "push", "status", "tail", "up", "worker"]
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)
-
-
 def _client(decode: bool = True) -> Any:
-    from workers.connection import NoRedisConfigured, redis_client
-    from workers.logs import configure_logging
-
-    configure_logging(get_settings().log_level, get_settings().log_format)
-
-    try:
-        return redis_client(get_settings(), decode=decode)
-    except NoRedisConfigured as exc:
-        _fail(str(exc))
-        raise  # unreachable
+    return connect(decode=decode, log_level=get_settings().log_level)
 
 
 # -- up / ingest / worker -------------------------------------------------------------------
@@ -137,7 +124,7 @@ def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
     if not names or unknown:
-        _fail(f"unknown queue(s) {unknown or names}; known: {', '.join(QUEUES)}")
+        fail(f"unknown queue(s) {unknown or names}; known: {', '.join(QUEUES)}")
     from workers.app import app
 
     settings = get_settings()
@@ -178,7 +165,7 @@ def push(source: str, quiet: bool) -> None:
     from workers.validation import parse_article
 
     if source != "-" and not Path(source).exists():
-        _fail(f"{source}: no such file or directory")
+        fail(f"{source}: no such file or directory")
     settings = get_settings()
     keys = Keys(settings.prefix)
     client = _client()
@@ -227,7 +214,7 @@ def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str,
     try:
         yield from payloads
     except FileNotFoundError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 # -- process --------------------------------------------------------------------------------
@@ -279,7 +266,7 @@ def process(
     try:
         pipeline = OfflinePipeline.from_settings(settings, watchlists)
     except Exception as exc:  # a bad watchlist file is a usage error, not a crash
-        _fail(f"cannot load watchlists: {exc}")
+        fail(f"cannot load watchlists: {exc}")
     stats = pipeline.run(input_, output, alerts_out=alerts_out)
     click.echo(
         f"processed {stats['records']} records, {stats['errors']} errors, {stats['alerts']} alerts",

@@ -6,11 +6,11 @@ import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
 from workers.cli import main
+from workers.cli.common import context
 
 __all__ = ["deliveries", "parse_since"]
 
@@ -39,22 +39,6 @@ def parse_since(text: str, now: float | None = None) -> float:
     return when.timestamp()
 
 
-def _context() -> tuple[Any, Any, Any]:
-    from workers.connection import NoRedisConfigured, redis_client
-    from workers.keys import Keys
-    from workers.logs import configure_logging
-    from workers.settings import get_settings
-
-    settings = get_settings()
-    configure_logging("WARNING", settings.log_format)
-    try:
-        client = redis_client(settings)
-    except NoRedisConfigured as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
-    return client, settings, Keys(settings.prefix)
-
-
 def _when(value: str | None) -> str:
     if not value:
         return "-"
@@ -80,7 +64,7 @@ def list_(watchlist_id: str | None, failed: bool, count: int, as_json: bool) -> 
     """List deliveries, newest first: alert, watchlist, status, attempts, last result."""
     from workers.delivery import log as dlog
 
-    client, _, keys = _context()
+    client, _, keys = context()
     jobs = dlog.list_jobs(client, keys, watchlist_id=watchlist_id, failed=failed, limit=count)
     if not jobs:
         if not as_json:
@@ -118,7 +102,7 @@ def show(alert_id: str, as_json: bool) -> None:
     from workers.delivery import endpoint
     from workers.delivery import log as dlog
 
-    client, _, keys = _context()
+    client, _, keys = context()
     job = dlog.get_job(client, keys, alert_id)
     if job is None:
         click.echo(
@@ -176,7 +160,7 @@ def replay(alert_id: str | None, watchlist_id: str | None, since: str | None, al
     if watchlist_id and since is None:
         click.echo("error: --watchlist needs --since (e.g. --since 2h)", err=True)
         raise SystemExit(2)
-    client, settings, keys = _context()
+    client, settings, keys = context()
     if alert_id:
         targets = [alert_id]
     else:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from workers.cli import main
+from workers.cli.common import connect
 
 __all__ = ["dlq"]
-
-
-def _client() -> Any:
-    from workers.connection import NoRedisConfigured, redis_client
-    from workers.logs import configure_logging
-    from workers.settings import get_settings
-
-    configure_logging("WARNING", get_settings().log_format)
-    try:
-        return redis_client(get_settings())
-    except NoRedisConfigured as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
 
 
 def _register_delivery_replayer() -> None:
@@ -53,7 +40,7 @@ def list_(count: int, as_json: bool) -> None:
     from workers.keys import Keys
     from workers.settings import get_settings
 
-    rows = list_entries(_client(), Keys(get_settings().prefix), count=count)
+    rows = list_entries(connect(), Keys(get_settings().prefix), count=count)
     if not rows:
         if not as_json:
             click.echo("no dead letters")
@@ -78,7 +65,7 @@ def replay(ids: tuple[str, ...], all_: bool) -> None:
         click.echo("error: give dead-letter ids or --all (not both)", err=True)
         raise SystemExit(2)
     _register_delivery_replayer()
-    result = do_replay(_client(), Keys(get_settings().prefix), None if all_ else list(ids))
+    result = do_replay(connect(), Keys(get_settings().prefix), None if all_ else list(ids))
     click.echo(f"replayed {len(result.replayed)}")
     for entry_id in result.missing:
         click.echo(f"  {entry_id}: not found")
@@ -110,7 +97,7 @@ def purge(before: str, yes: bool) -> None:
     from workers.keys import Keys
     from workers.settings import get_settings
 
-    client = _client()
+    client = connect()
     try:
         bound = purge_bound(before, server_ms(client))
     except ValueError as exc:

@@ -15,26 +15,13 @@ import click
 
 from pipeline.entities import EntityEntry, EntityFileError, KnowledgeBase, load_entries, load_ofac
 from workers.cli import main
+from workers.cli.common import connect, fail
 from workers.keys import Keys
 from workers.settings import get_settings
 
 __all__ = ["entities"]
 
 _BATCH = 5000  # entries per pipelined HSET: bounded memory and round trips for 100k imports
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)
-
-
-def _client() -> Any:
-    from workers.connection import NoRedisConfigured, redis_client
-
-    try:
-        return redis_client(get_settings(), decode=True)
-    except NoRedisConfigured as exc:
-        _fail(str(exc))
 
 
 def _keys() -> Keys:
@@ -49,7 +36,7 @@ def _read(path: Path, fmt: str | None, alt: Path | None) -> list[EntityEntry]:
             click.echo(f"using aliases from {alt}", err=True)
         return load_ofac(path, alt)
     if alt is not None:
-        _fail("--alt only goes with --format ofac")
+        fail("--alt only goes with --format ofac")
     return load_entries(path)
 
 
@@ -95,11 +82,11 @@ def import_(file: Path, fmt: str | None, alt: Path | None, replace: bool) -> Non
     try:
         entries = _read(file, fmt, alt)
     except EntityFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids):
         click.echo(f"note: {len(ids) - len(set(ids))} duplicate id(s); the last one wins", err=True)
-    version = store_entries(_client(), _keys(), entries, replace=replace)
+    version = store_entries(connect(), _keys(), entries, replace=replace)
     click.echo(f"imported {len(set(ids))} entities from {file} (entities version {version})")
 
 
@@ -107,7 +94,7 @@ def import_(file: Path, fmt: str | None, alt: Path | None, replace: bool) -> Non
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 def list_(limit: int) -> None:
     """List imported entries (id, type, name)."""
-    client, keys = _client(), _keys()
+    client, keys = connect(), _keys()
     total = client.hlen(keys.entities)
     shown = 0
     for _, value in client.hscan_iter(keys.entities, count=1000):
@@ -123,9 +110,9 @@ def list_(limit: int) -> None:
 @click.argument("entity_id")
 def show(entity_id: str) -> None:
     """Print one imported entry as JSON."""
-    value = _client().hget(_keys().entities, entity_id)
+    value = connect().hget(_keys().entities, entity_id)
     if value is None:
-        _fail(f"no imported entity with id {entity_id!r}", code=1)
+        fail(f"no imported entity with id {entity_id!r}", code=1)
     click.echo(json.dumps(json.loads(value), indent=2, ensure_ascii=False))
 
 
@@ -133,7 +120,7 @@ def show(entity_id: str) -> None:
 @click.argument("entity_ids", nargs=-1, required=True)
 def remove(entity_ids: tuple[str, ...]) -> None:
     """Remove imported entries by id."""
-    client, keys = _client(), _keys()
+    client, keys = connect(), _keys()
     removed = client.hdel(keys.entities, *entity_ids)
     version = client.incr(keys.entities_version)
     click.echo(f"removed {removed} of {len(entity_ids)} (entities version {version})")
@@ -148,12 +135,12 @@ def lookup(name: str) -> None:
     extra: list[EntityEntry] = []
     for item in filter(None, (p.strip() for p in get_settings().entity_files.split(","))):
         extra.extend(load_entity_file(Path(item)))
-    client = _client()
+    client = connect()
     extra.extend(EntityEntry.model_validate_json(v) for v in client.hvals(_keys().entities))
     kb = KnowledgeBase.builtin().extended(extra)
     found = kb.lookup(name)
     if not found:
-        _fail(f"no entity is called {name!r}", code=1)
+        fail(f"no entity is called {name!r}", code=1)
     for entry in found:
         click.echo(f"{entry.id}\t{entry.type}\t{entry.name}")
     if len(found) > 1:

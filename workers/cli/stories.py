@@ -7,7 +7,7 @@ import json
 import click
 
 from workers.cli import main
-from workers.cli.deliveries import _context
+from workers.cli.common import context, fail
 
 __all__ = ["story"]
 
@@ -28,17 +28,13 @@ def show(story_id: str, as_json: bool) -> None:
 
     story_id = story_id.strip()
     if not story_id or len(story_id) > _MAX_ID or any(c.isspace() for c in story_id):
-        click.echo(f"error: {story_id[:80]!r} is not a story id", err=True)
-        raise SystemExit(2)
-    client, settings, keys = _context()
+        fail(f"{story_id[:80]!r} is not a story id")
+    client, settings, keys = context()
     members, overflow = StoryMembers(
         client, keys, ttl_s=int(settings.story_window_hours * 3600)
     ).members(story_id)
     if not members:
-        click.echo(
-            f"error: no story {story_id!r} (unknown, or older than the story window)", err=True
-        )
-        raise SystemExit(1)
+        fail(f"no story {story_id!r} (unknown, or older than the story window)", code=1)
     if as_json:
         for member in members:
             click.echo(json.dumps(member))

@@ -15,26 +15,18 @@ from typing import Any
 import click
 
 from workers.cli import main
+from workers.cli.common import connect
 
 __all__ = ["watchlist", "watchlist_store"]
 
 
 def watchlist_store() -> Any:
     """Return a ``WatchlistStore`` on the configured Redis (exits with a message if none)."""
-    from workers.connection import NoRedisConfigured, redis_client
     from workers.keys import Keys
-    from workers.logs import configure_logging
     from workers.settings import get_settings
     from workers.watchlists import WatchlistStore
 
-    settings = get_settings()
-    configure_logging("WARNING", settings.log_format)
-    try:
-        client = redis_client(settings)
-    except NoRedisConfigured as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
-    return WatchlistStore(client, Keys(settings.prefix))
+    return WatchlistStore(connect(), Keys(get_settings().prefix))
 
 
 @main.group()
