@@ -67,8 +67,12 @@ def run_clean(article: Article, options: Options = Options()) -> EnrichedRecord:
         source=article.source or story.domain_of(article.url),
         title=article.title or cleaned.title,
         text=cleaned.text,
-        language=Language(code="und", confidence=0.0, declared=article.language or cleaned.declared_language),
-        published_at=article.published_at.isoformat() if article.published_at else cleaned.published_at,
+        language=Language(
+            code="und", confidence=0.0, declared=article.language or cleaned.declared_language
+        ),
+        published_at=article.published_at.isoformat()
+        if article.published_at
+        else cleaned.published_at,
         authors=cleaned.authors,
         canonical_url=cleaned.canonical_url,
         site_name=cleaned.site_name,
@@ -87,7 +91,9 @@ def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
     return record.model_copy(update={"entities": entities})
 
 
-def run_story(record: EnrichedRecord, index: StoryIndex, at: datetime | None = None) -> EnrichedRecord:
+def run_story(
+    record: EnrichedRecord, index: StoryIndex, at: datetime | None = None
+) -> EnrichedRecord:
     fp = story.fingerprint(
         record.text,
         title=record.title,
