@@ -16,14 +16,18 @@ A hybrid, because no single detector is both fast and accurate on short text:
    declared language (if any), that is the answer. For the few languages fastText's model
    lacks, CLD2's reliable answer alone stands. On a text of one or two words the fast path
    stands only if no language has more word evidence than its answer.
-4. Slow path: lingua's low-accuracy scores over all languages, fused with the fast
+4. Slow path: character n-gram evidence over all 75 languages, fused with the fast
    detectors' (weights ``FASTTEXT_WEIGHT``, ``CLD2_WEIGHT``), the word evidence
    (``WORD_WEIGHT``) and the declared language as a prior (``DECLARED_PRIOR``, in nats:
-   confident detection overrules it). When the winner belongs to a close pair with
-   high-accuracy models loaded (nb/nn, xh/zu, st/tn), lingua high-accuracy restricted to
-   the pair re-decides (alone on one or two words, where CLD2 and fastText only add noise
-   between the pair). Within a close group (hr/sr/bs, id/ms, nb/nn/da, ...) a declared
-   language wins over the detected one; ``detected`` keeps both.
+   confident detection overrules it). The n-gram evidence is ``NGRAM_WEIGHT`` times the
+   log-posterior of a 1- to 5-gram character model per language built from lingua's
+   high-accuracy models (``pipeline.language_ngrams``: a mapped store, no lingua detector
+   loaded). When the winner belongs to nb/nn, xh/zu or st/tn, the same models alone,
+   restricted to the pair, re-decide on one or two words (where CLD2 and fastText only add
+   noise between the pair) and join the fusion otherwise. Where the store cannot be built
+   (an unknown lingua layout), lingua's own low-accuracy detector, and high accuracy for
+   those pairs, take its place. Within a close group (hr/sr/bs, id/ms, nb/nn/da, ...) a
+   declared language wins over the detected one; ``detected`` keeps both.
 
 The weights and thresholds are global and were chosen on the even lines of the evaluation
 data (see docs/decisions.md); nothing is tuned per item.
@@ -60,6 +64,10 @@ WORD_REFERENCE = -5.25 * math.log(10)  # a word of frequency 10 ** -5.25
 WORD_CAP = 2
 SHORT_WORDS = 2  # texts of at most this many words skip the fast paths: CLD2 and fastText
 # "agree" on two words far more often than they are right
+# The n-gram store (pipeline.language_ngrams): weight of its log-posterior in the fusion, and
+# the close languages it re-decides alone (among themselves) on one or two words.
+NGRAM_WEIGHT = 2.0
+PAIR_LANGUAGES: frozenset[str] = HIGH_ACCURACY_LANGUAGES
 MIXED_MIN_LETTERS = 200  # only long texts can be judged mixed
 MIXED_MAX_SHARE = 40  # percent: no language covers more than this -> too mixed to say
 _FLOOR = 1e-7
@@ -199,25 +207,32 @@ def detect(text: str, *, title: str | None = None, declared: str | None = None) 
             return Language(code=code, confidence=_clip(agreed), declared=prior, detected=code)
 
     cld2_share = dict(cld2.languages)
-    low = backends.lingua_low(sample)
+    ngrams = backends.ngram_log_likelihoods(sample) if backends.store is not None else None
+    char = (
+        _char_scores(ngrams) if ngrams is not None else _lingua_scores(backends.lingua_low(sample))
+    )
     if not short:
         word_scores = _word_scores(words_of(sample))
     ranked = _fuse(
-        low,
+        char,
         fasttext,
         cld2_share,
         prior,
-        low.keys() | fasttext.keys() | cld2_share.keys(),
+        char.keys() | fasttext.keys() | cld2_share.keys(),
         word_scores,
     )
     if not ranked:
         return Language(code="und", confidence=0.0, declared=prior, detected=None)
     best = ranked[0][1]
-    if best in HIGH_ACCURACY_LANGUAGES:
+    pairs = PAIR_LANGUAGES if ngrams is not None else HIGH_ACCURACY_LANGUAGES
+    if best in pairs:
         group = {best} | _GROUP_OF.get(best, frozenset()) | {c for _, c in ranked[:3]}
-        group &= HIGH_ACCURACY_LANGUAGES
+        group &= pairs
         if len(group) > 1:
-            high = backends.lingua_high(sample, group)
+            if ngrams is not None:
+                high = _pair_scores(ngrams, group)
+            else:
+                high = _lingua_scores(backends.lingua_high(sample, group))
             if high and short:  # the fast detectors cannot split a pair on two words
                 ranked = _fuse(high, {}, {}, prior, group, {}, fast_weights=False)
             elif high:
@@ -251,8 +266,38 @@ def _word_scores(words: list[str]) -> dict[str, float]:
     return scores
 
 
+def _char_scores(log_likelihoods: dict[str, float]) -> dict[str, float]:
+    """Turn the n-gram store's ln P(text | language) into weighted log-posteriors (nats).
+
+    Scaled by ``NGRAM_WEIGHT`` against the other evidence (a global weight chosen on the even
+    lines); floored at ln ``_FLOOR`` like lingua's confidences were, so that one letter a
+    language never saw cannot outweigh everything else.
+    """
+    if not log_likelihoods:
+        return {}
+    top = max(log_likelihoods.values())
+    norm = top + math.log(sum(math.exp(v - top) for v in log_likelihoods.values()))
+    floor = math.log(_FLOOR)
+    return {c: max(NGRAM_WEIGHT * (v - norm), floor) for c, v in log_likelihoods.items()}
+
+
+def _pair_scores(log_likelihoods: dict[str, float], group: set[str]) -> dict[str, float]:
+    """ln P(language | text) within a close group, from the n-gram store alone (unweighted)."""
+    within = {c: log_likelihoods[c] for c in group if c in log_likelihoods}
+    if len(within) < 2:
+        return {}
+    top = max(within.values())
+    norm = top + math.log(sum(math.exp(v - top) for v in within.values()))
+    return {c: v - norm for c, v in within.items()}
+
+
+def _lingua_scores(confidences: dict[str, float]) -> dict[str, float]:
+    """lingua's confidence values as log-probabilities (floored at ln ``_FLOOR``)."""
+    return {c: math.log(max(v, _FLOOR)) for c, v in confidences.items()}
+
+
 def _fuse(
-    lingua: dict[str, float],
+    char: dict[str, float],
     fasttext: dict[str, float],
     cld2: dict[str, int],
     prior: str | None,
@@ -263,14 +308,16 @@ def _fuse(
 ) -> list[tuple[float, str]]:
     """Score each candidate by weighted log-evidence of the detectors plus the prior.
 
+    ``char`` holds the character models' log-probabilities (missing: ln ``_FLOOR``).
     ``fast_weights=False`` leaves fastText and CLD2 out entirely (not even their floors).
     """
+    floor = math.log(_FLOOR)
     scored = []
     for code in candidates:
         if code not in SUPPORTED:
             continue
         score = (
-            math.log(max(lingua.get(code, 0.0), _FLOOR))
+            char.get(code, floor)
             + words.get(code, 0.0)
             + (DECLARED_PRIOR if code == prior else 0.0)
         )

@@ -1,12 +1,13 @@
-"""Wrap the three language detectors behind one lazily loaded, process-wide set.
+"""Wrap the language detectors behind one lazily loaded, process-wide set.
 
-Why three: CLD2 (``pycld2``) and fastText's ``lid.176.ftz`` answer in a few microseconds
-and, where they agree, are right more often than lingua; lingua (n-gram models, the most
-accurate published detector on short text) is slower and is only asked where the fast pair
-is unsure. lingua runs over all languages in its low-accuracy (trigram) mode and, for the
-groups of close languages where short texts need it, in high-accuracy mode restricted to
-those languages, which keeps the models loaded per process under the memory budget
-(high accuracy over every language needs more than a gigabyte).
+Why several: CLD2 (``pycld2``) and fastText's ``lid.176.ftz`` answer in a few microseconds
+and, where they agree, are rarely wrong; lingua's 1- to 5-gram models (the most accurate
+published detector on short text) are slower and are only asked where the fast pair is
+unsure. The n-gram models are read from lingua's extension module into a mapped store
+(``pipeline.language_ngrams``, about 170 MB shared by all workers through the page cache)
+because lingua's own high-accuracy detector needs about 1.25 GB per process. Where the store
+cannot be built, lingua itself runs in its low-accuracy (trigram) mode over all languages,
+and in high-accuracy mode for a few close pairs.
 
 Every model ships inside its wheel: nothing is downloaded at run time.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.language_ngrams import NgramStore, get_store
 from pipeline.language_words import get_word_evidence
 
 __all__ = [
@@ -36,9 +38,9 @@ SUPPORTED: frozenset[str] = frozenset(
     "st sv sw ta te th tl tn tr ts uk ur vi xh yo zh zu".split()
 )
 
-# Languages whose lingua high-accuracy models are loaded: close pairs where the 1- to 5-gram
-# models still help after the fusion (measured: docs/decisions.md). Each costs 10-45 MB of
-# RSS once loaded (all 75 cost about 1.2 GB); these six about 120 MB.
+# Close pairs that the 1- to 5-gram models re-decide alone on short text (measured:
+# docs/decisions.md). Without the n-gram store, lingua's high-accuracy models are loaded for
+# these six only: each costs 10-45 MB of RSS (all 75 about 1.2 GB); these six about 120 MB.
 HIGH_ACCURACY_LANGUAGES: frozenset[str] = frozenset("nb nn xh zu st tn".split())
 
 # Codes the fast detectors use that differ from ISO 639-1 as lingua uses it.
@@ -61,7 +63,8 @@ class Cld2Result:
 class Backends:
     """Hold the loaded detectors; build once per process with ``get_backends()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, use_store: bool = True) -> None:
+        """Load the detectors; ``use_store=False`` forces lingua's own models (the fallback)."""
         import fasttext
         import pycld2
         from lingua import IsoCode639_1, LanguageDetectorBuilder
@@ -70,7 +73,15 @@ class Backends:
         self._fasttext = fasttext.load_model(str(_fasttext_model_path()))
         self._iso = {code: getattr(IsoCode639_1, code.upper()) for code in SUPPORTED}
         self._builder = LanguageDetectorBuilder
-        self._low = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+        # lingua's 1- to 5-gram models for every language, read from its extension module
+        # into a mapped store (pipeline.language_ngrams); None where that layout is unknown,
+        # and then lingua's own low-accuracy detector (and high accuracy for a few pairs)
+        self.store: NgramStore | None = get_store() if use_store else None
+        self._store_codes: tuple[str, ...] = self.store.codes if self.store is not None else ()
+        self._low: Any = None
+        if self.store is None:
+            self._low = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode()
+            self._low = self._low.build()
         self._high: dict[frozenset[str], Any] = {}
         self._high_lock = threading.Lock()
         self._preloaded: list[Any] = []  # detectors kept alive so their models stay loaded
@@ -82,12 +93,17 @@ class Backends:
         A worker calls this at start so that no article pays for loading; the evaluation
         calls it before measuring memory, to report the worst case.
         """
+        get_word_evidence()
+        if self.store is not None:
+            # map every page now: the worst case a long-running worker reaches (the pages
+            # are shared by all workers on the machine through the page cache)
+            self.store.touch()
+            return
         low = self._builder.from_all_languages().with_low_accuracy_mode()
         self._preloaded = [low.with_preloaded_language_models().build()]
         codes = [self._iso[c] for c in sorted(HIGH_ACCURACY_LANGUAGES)]
         high = self._builder.from_iso_codes_639_1(*codes).with_preloaded_language_models()
         self._preloaded.append(high.build())
-        get_word_evidence()
 
     def cld2(self, text: str) -> Cld2Result:
         """Return CLD2's top languages; unreliable and empty when it refuses the text."""
@@ -120,6 +136,15 @@ class Backends:
             if code in SUPPORTED and code not in out:
                 out[code] = float(prob)
         return out
+
+    def ngram_log_likelihoods(self, text: str) -> dict[str, float]:
+        """Return ln P(text | language) from the n-gram store ({} without store or letters)."""
+        if self.store is None:
+            return {}
+        scores = self.store.log_likelihoods(text)
+        if scores is None:
+            return {}
+        return dict(zip(self._store_codes, scores.tolist(), strict=True))
 
     def lingua_low(self, text: str) -> dict[str, float]:
         """Return lingua's low-accuracy confidence for every language it does not exclude."""

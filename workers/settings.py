@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # Resources.
     entity_files: str = ""  # comma-separated CSV/YAML knowledge-base files
     eval_data_dir: Path = Path("../shared/data")
+    # where derived model files are cached (the language n-gram store); read by
+    # pipeline.language_ngrams from the environment, since the pipeline takes no settings
+    cache_dir: Path | None = None
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | console
