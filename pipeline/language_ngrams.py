@@ -19,7 +19,7 @@ The store: ``key = hash48(ngram) << 16 | language << 8 | q`` where ``q`` quantis
 language's unigram total (for the probability of a character it never saw). Built once
 (``python -m pipeline.language_ngrams build``, part of ``make setup``; otherwise in a child
 process on first use) into ``$WIREWATCH_CACHE_DIR`` (default ``~/.cache/wirewatch``), under a
-name keyed by lingua's version, the ``.so``'s size and mtime and ``FORMAT_VERSION``; written to
+name keyed by lingua's version, the ``.so``'s size and a digest of its ends and ``FORMAT_VERSION``; written to
 a temporary file and renamed, under a file lock so that workers starting together build once.
 
 Scoring (``NgramStore.log_likelihoods``) is a character-level 5-gram language model per
@@ -432,15 +432,24 @@ def cache_dir() -> Path:
 
 
 def cache_path(library: Path | None = None) -> Path:
-    """Return the cache file name for the installed lingua (version, .so size and mtime)."""
+    """Return the cache file name for the installed lingua.
+
+    Keyed by lingua's version, the extension's size and a digest of its first and last
+    MiB, not its mtime: every fresh virtualenv installs the same file with a new mtime,
+    and each would otherwise build (and leave behind) its own 169 MB copy.
+    """
+    import hashlib
     from importlib.metadata import version
 
     so = Path(library or lingua_library())
-    stat = so.stat()
+    size = so.stat().st_size
+    digest = hashlib.blake2b(digest_size=8)
+    with open(so, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
     lingua_version = version("lingua-language-detector")
-    name = (
-        f"lingua-ngrams-{lingua_version}-{stat.st_size}-{int(stat.st_mtime)}-v{FORMAT_VERSION}.npy"
-    )
+    name = f"lingua-ngrams-{lingua_version}-{size}-{digest.hexdigest()}-v{FORMAT_VERSION}.npy"
     return cache_dir() / name
 
 
