@@ -1,7 +1,8 @@
 """Benchmark the watchlist matcher at 100,000 watchlists: build cost, memory, cost per article.
 
 Prints ``BENCH matching watchlists=... build_s=... build_cpu_s=... rss_mb=...
-match_cpu_ms_median=... match_cpu_ms_p99=... candidates_median=... ref_loop_ms=...``
+match_cpu_ms_median=... match_cpu_ms_p99=... candidates_median=... articles=...
+analysis_ms=... presearch_ms=... evaluate_ms=... explain_ms=... ref_loop_ms=...``
 on the workload of ``evals.matching`` (needs ../shared/data; set
 WIREWATCH_EVAL_DATA_DIR elsewhere):
 
@@ -10,6 +11,8 @@ WIREWATCH_EVAL_DATA_DIR elsewhere):
 - ``rss_mb``: resident memory added by the monitor (``/proc/self/status``);
 - ``match_cpu_ms_*``: thread CPU time of ``Monitor.match`` per article (the least of
   three runs per article); the machine is shared, so CPU time rather than wall-clock;
+- ``analysis_ms``/``presearch_ms``/``evaluate_ms``/``explain_ms``: the median of each
+  phase (``Monitor.match_phases``, the least of three runs per article);
 - ``ref_loop_ms``: CPU time of a fixed pure-Python loop, to compare machines.
 """
 
@@ -51,10 +54,17 @@ def main() -> None:
             runs.append((time.thread_time_ns() - start) / 1e6)
         costs.append(min(runs))
     candidates = statistics.median(len(monitor.candidates(r)) for r in records)
+    phases: dict[str, list[float]] = {}
+    for record in records:
+        by_run = [monitor.match_phases(record) for _ in range(3)]
+        for name in by_run[0]:
+            phases.setdefault(name, []).append(min(run[name] for run in by_run))
+    per_phase = " ".join(f"{n}_ms={statistics.median(v):.3f}" for n, v in phases.items())
     print(
         f"BENCH matching watchlists={len(monitor)} build_s={build_s:.1f} build_cpu_s={build_cpu_s:.1f} "
         f"rss_mb={rss:.0f} match_cpu_ms_median={statistics.median(costs):.3f} "
         f"match_cpu_ms_p99={statistics.quantiles(costs, n=100)[-1]:.3f} "
-        f"candidates_median={candidates:.0f} articles={len(records)} ref_loop_ms={ref_loop_ms():.0f}",
+        f"candidates_median={candidates:.0f} articles={len(records)} {per_phase} "
+        f"ref_loop_ms={ref_loop_ms():.0f}",
         flush=True,
     )

@@ -17,6 +17,8 @@ little as possible; ``speedup_vs_bruteforce`` is total brute-force time over tot
 presearch time, one run each (all presearch runs first, then all brute-force runs, so
 one does not evict the other's caches), on the same articles in the same run; ``agree`` is the
 fraction of articles whose hits (ids and explanations) are identical to brute force's.
+``analysis_ms``, ``presearch_ms``, ``evaluate_ms``, ``explain_ms``: the median of each
+phase of ``Monitor.match`` (``Monitor.match_phases``), measured separately after the rest.
 """
 
 from __future__ import annotations
@@ -290,7 +292,8 @@ def build_watchlists(
 def _link_countries(text: str, countries: list[tuple[str, str]]) -> list[Entity]:
     out = []
     for cid, name in countries:
-        spans, start = [], text.find(name)
+        spans: list[Mention] = []
+        start = text.find(name)
         while start != -1 and len(spans) < 20:
             spans.append(Mention(start=start, end=start + len(name), text=name))
             start = text.find(name, start + len(name))
@@ -423,6 +426,7 @@ def run(data_dir: Path) -> dict[str, float]:
         agree += got == want
         hits += len(got)
     candidates = [len(monitor.candidates(record)) for record in records]
+    phases = _phase_medians(monitor, records)
     return {
         "ms_per_article": round(statistics.median(best), 4),
         "speedup_vs_bruteforce": round(sum(slow) / sum(fast), 1),
@@ -435,5 +439,20 @@ def run(data_dir: Path) -> dict[str, float]:
         "candidates_per_article": float(statistics.median(candidates)),
         "hits_per_article": round(hits / len(records), 2),
         "build_s": round(build_s, 1),
+        **{f"{name}_ms": round(ms, 4) for name, ms in phases.items()},
         "ref_loop_ms": round(ref_loop_ms(), 1),
     }
+
+
+def _phase_medians(monitor: Monitor, records: list[EnrichedRecord]) -> dict[str, float]:
+    """Median over articles of each phase of ``match`` (the least of ``_REPEATS`` runs each).
+
+    Measured after the timed runs and apart from them (``Monitor.match_phases``), to say
+    where the time goes: analysis, presearch, evaluating candidates, explaining hits.
+    """
+    best: dict[str, list[float]] = {}
+    for record in records:
+        runs = [monitor.match_phases(record) for _ in range(_REPEATS)]
+        for name in runs[0]:
+            best.setdefault(name, []).append(min(run[name] for run in runs))
+    return {name: statistics.median(values) for name, values in best.items()}

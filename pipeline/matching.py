@@ -3,10 +3,12 @@
 The approach of Lucene Monitor (Luwak): each compiled query is indexed by terms the
 article *must* contain for it to match -- an entity id, a word, or the first letters of a
 prefix. An OR needs any branch's terms; an AND needs only its most selective conjunct
-(the cheapest by an estimate of how common its terms are). A second required key, when
-the query has one, makes a two-level index: a query is a candidate only when the article
-holds both keys, and both levels are filtered with C-speed set intersections. An article
-is analysed once (tokens, entity ids, prefix keys) and only the candidates are evaluated.
+(the cheapest by an estimate of how common its terms are). A second key makes a
+two-level index: a query is a candidate only when the article holds both keys. The second
+key is another required word, one of the alternatives of an OR conjunct, or for a phrase
+two of its words as adjacent words (a bigram). Both levels are filtered with C-speed set
+intersections, bigrams with one substring test each. An article is analysed once (tokens,
+entity ids, prefix keys) and only the candidates are evaluated.
 
 ``match_bruteforce`` evaluates every watchlist with the same compiled evaluators; the
 benchmark compares both and requires identical results. Explanations (``Match`` with
@@ -15,15 +17,17 @@ spans and a highlighted snippet) are built only for the watchlists that matched.
 
 from __future__ import annotations
 
+import re
+import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.errors import QueryError
-from pipeline.models import EnrichedRecord, Match, Span
+from pipeline.models import EnrichedRecord, Match
 from pipeline.query import (
     And,
     EntityLookup,
@@ -46,7 +50,6 @@ from pipeline.watchlist import Watchlist
 
 __all__ = [
     "MAX_SPANS",
-    "SMALL_PRIMARY",
     "CompiledWatchlist",
     "Monitor",
     "WatchlistHit",
@@ -57,8 +60,10 @@ __all__ = [
 
 _ENT = "\x01"  # key prefixes that no word token can contain
 _PFX = "\x02"
+_BIG = "\x03"  # a bigram key: two adjacent words, only ever a second key
 _PREFIX_KEY_LEN = 3  # == query.MIN_PREFIX: every prefix query is indexed by its first 3 letters
-SMALL_PRIMARY = 3  # watchlists under one primary key evaluated without second-key filtering
+_PREFIX_KEYS = re.compile(_PFX + r"\S{" + str(_PREFIX_KEY_LEN) + "}")  # tokens joined by " " + _PFX
+MAX_ALTERNATIVES = 8  # second keys taken from an OR conjunct (one index entry each)
 MAX_SPANS = 10  # spans reported per match; an article can repeat a word hundreds of times
 SNIPPET_CONTEXT = 60  # characters of context on each side of the highlighted match
 
@@ -143,10 +148,10 @@ class _Doc:
         "_analysed",
         "_fields",
         "_folded",
+        "_sources",
         "keys",
         "lang",
         "record",
-        "sources",
     )
 
     def __init__(self, record: EnrichedRecord) -> None:
@@ -156,7 +161,6 @@ class _Doc:
         title_tokens = self._analysed["title"][0].split()
         self.T = set(text_tokens)
         self.H = set(title_tokens)
-        self.A = self.T | self.H if self.H else self.T
         # Phrases are substring tests on the space-joined tokens: C speed, no positions needed.
         self.JT = " " + " ".join(text_tokens) + " "
         self.JH = " " + " ".join(title_tokens) + " "
@@ -165,18 +169,15 @@ class _Doc:
             if ent.salience > self.E.get(ent.id, -1.0):
                 self.E[ent.id] = ent.salience
         self.lang = record.language.code.lower()
-        sources = set()
-        if record.source:
-            sources.add(record.source.strip().lower().removeprefix("www."))
-        host = urlsplit(record.url).hostname if "://" in record.url else None
-        if host:
-            sources.add(host.lower().removeprefix("www."))
-        self.sources = tuple(sources)
-        keys = set(self.A)
+        self._sources: tuple[str, ...] | None = None
+        # The presearch keys: every word, prefix keys of every word (one regex pass over
+        # the words, each led by the key marker: a Python loop costs a third more) and
+        # entity keys. ``A`` is the same set: no word equals a marked key, so word tests
+        # on it are word tests on title and text, and one set is built instead of two.
+        keys = self.T | self.H
+        keys.update(_PREFIX_KEYS.findall(_PFX + (" " + _PFX).join(keys)))
         keys.update([_ENT + i for i in self.E])
-        keys.update({_PFX + t[:_PREFIX_KEY_LEN] for t in self.A if len(t) >= _PREFIX_KEY_LEN})
-        keys.add("")
-        self.keys = keys
+        self.keys = self.A = keys
         self._fields: dict[str, _FieldIndex] = {}
         self._folded: dict[str, tuple[str, list[int] | None]] = {}
 
@@ -211,14 +212,21 @@ class _Doc:
         tokens = leaf.tokens if isinstance(leaf, Words) else (leaf.prefix,)
         prefix = isinstance(leaf, Prefix)
         out: list[tuple[int, int]] = []
-        # str.find (C speed) proposes starts; a short scan confirms token boundaries.
-        pos = folded.find(tokens[0])
+        # str.find (C speed) proposes starts; a short scan confirms token boundaries. No
+        # token starts inside a found one (its characters are not spaces): skip past it.
+        first, n = tokens[0], len(folded)
+        word = len(tokens) == 1 and not prefix
+        pos = folded.find(first)
         while pos != -1 and len(out) < MAX_SPANS:
+            skip = pos + len(first)
             if pos == 0 or folded[pos - 1].isspace():
-                end = _match_tokens(folded, pos, tokens, prefix)
+                if word:  # the usual leaf: one word, so only its end needs a look
+                    end = skip if skip == n or folded[skip].isspace() else -1
+                else:
+                    end = _match_tokens(folded, pos, tokens, prefix)
                 if end != -1:
                     out.append((pos, end) if origin is None else (origin[pos], origin[end - 1] + 1))
-            pos = folded.find(tokens[0], pos + 1)
+            pos = folded.find(first, skip)
         return out
 
     def mention_spans(self, entity_id: str, min_salience: float) -> list[tuple[int, int]]:
@@ -230,6 +238,20 @@ class _Doc:
             for m in ent.mentions
         }
         return sorted(out)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The record's source and URL host without ``www.``, on first use (few queries filter on them)."""
+        if self._sources is None:
+            found = set()
+            if self.record.source:
+                found.add(self.record.source.strip().lower().removeprefix("www."))
+            url = self.record.url
+            host = urlsplit(url).hostname if "://" in url else None
+            if host:
+                found.add(host.lower().removeprefix("www."))
+            self._sources = tuple(found)
+        return self._sources
 
     def from_source(self, domain: str) -> bool:
         return any(s == domain or s.endswith("." + domain) for s in self.sources)
@@ -424,14 +446,16 @@ def _with_filters(fn: Evaluator, w: Watchlist) -> Evaluator:
     langs = frozenset(code.lower() for code in w.languages)
     include = tuple(d.lower().removeprefix("www.") for d in w.sources.get("include", []))
     exclude = tuple(d.lower().removeprefix("www.") for d in w.sources.get("exclude", []))
-    checks: list[Evaluator] = []
+    # The language first (cheap, and it rejects most articles), the sources after the
+    # query: an excluded source rarely rejects, and the sources are worked out on first use.
+    checks: list[Evaluator] = [fn]
     if langs:
-        checks.append(lambda d: d.lang in langs)
+        checks.insert(0, lambda d: d.lang in langs)
     if include:
         checks.append(lambda d: any(d.from_source(x) for x in include))
     if exclude:
         checks.append(lambda d: not any(d.from_source(x) for x in exclude))
-    return _all([*checks, fn]) if checks else fn
+    return _all(checks)
 
 
 # --- presearch planning -----------------------------------------------------------------
@@ -460,6 +484,19 @@ def _pair_cost(pair: Pair) -> float:
     return _key_cost(pair[0]) * (0.05 if pair[1] else 1.0)
 
 
+def _rank(keys: Iterable[str]) -> list[str]:
+    """Return the distinct ``keys``, most selective first (ties by name, so plans are stable)."""
+    return sorted(set(keys), key=lambda k: (_key_cost(k), k))
+
+
+def _bigram_key(tokens: tuple[str, ...], rarest: str) -> str:
+    """Return the bigram key of a phrase: its rarest word with the rarer of its neighbours."""
+    i = tokens.index(rarest)
+    around = [tokens[j : j + 2] for j in (i - 1, i) if 0 <= j and j + 1 < len(tokens)]
+    pair = min(around, key=lambda bg: (_key_cost(bg[0] if bg[1] == rarest else bg[1]), bg))
+    return _BIG + " ".join(pair)
+
+
 def _required_keys(node: Node) -> set[str]:
     """Return keys that every article matching ``node`` contains."""
     if isinstance(node, Words):
@@ -481,8 +518,12 @@ def _pairs(node: Node) -> list[Pair] | None:
     ``None`` means nothing an index could use (NOT, lang:, source: alone).
     """
     if isinstance(node, Words):
-        keys = sorted(set(node.tokens), key=lambda k: (_key_cost(k), k))
-        return [(keys[0], keys[1] if len(keys) > 1 else "")]
+        rarest = _rank(node.tokens)[0]
+        if len(node.tokens) == 1:
+            return [(rarest, "")]
+        # Two adjacent words, not just two words of the article: a phrase whose second
+        # word is common ("catalogue and") is otherwise a candidate wherever its rare one is.
+        return [(rarest, _bigram_key(node.tokens, rarest))]
     if isinstance(node, Prefix | EntityRef):
         return [(next(iter(_required_keys(node))), "")]
     if isinstance(node, Or):
@@ -491,19 +532,43 @@ def _pairs(node: Node) -> list[Pair] | None:
             return None
         return list(dict.fromkeys(pair for p in plans if p is not None for pair in p))
     if isinstance(node, And | Near):
-        children = node.children if isinstance(node, And) else (node.left, node.right)
-        options: list[list[Pair]] = [p for p in (_pairs(c) for c in children) if p]
-        if not options:
-            return None
-        best = min(options, key=lambda p: (sum(_pair_cost(pair) for pair in p), p))
-        required = sorted(_required_keys(node), key=lambda k: (_key_cost(k), k))
-        out = []
-        for primary, secondary in best:
-            if not secondary:
-                secondary = next((k for k in required if k != primary), "")
-            out.append((primary, secondary))
-        return list(dict.fromkeys(out))
+        return _conjunction_pairs(
+            list(node.children if isinstance(node, And) else (node.left, node.right))
+        )
     return None
+
+
+def _conjunction_pairs(children: list[Node]) -> list[Pair] | None:
+    """Pairs of an AND/NEAR: the cheapest conjunct's, each given a second key from another.
+
+    The second key is one every match contains (the cheapest other required word) or,
+    when no conjunct has one (an OR), one pair per alternative of the cheapest other
+    conjunct: ``entity:X AND (a OR b)`` is indexed by ``(X, a)`` and ``(X, b)``.
+    """
+    plans = [p for p in (_pairs(c) for c in children) if p]
+    if not plans:
+        return None
+    best = min(plans, key=lambda p: (sum(_pair_cost(pair) for pair in p), p))
+    if all(secondary for _, secondary in best):
+        return best
+    required = _rank(set().union(*map(_required_keys, children)))
+    others = [p for p in plans if p is not best and len(p) <= MAX_ALTERNATIVES]
+    alternatives = min(others, key=lambda p: (sum(_key_cost(k) for k, _ in p), p), default=None)
+    out = []
+    for primary, secondary in best:
+        if secondary:
+            out.append((primary, secondary))
+            continue
+        fixed = next((k for k in required if k != primary), "")
+        if alternatives and (
+            not fixed or sum(_key_cost(k) for k, _ in alternatives) < _key_cost(fixed)
+        ):
+            out.extend((primary, k) for k, _ in alternatives if k != primary)
+            if any(k == primary for k, _ in alternatives):
+                out.append((primary, ""))  # the primary alone satisfies the other conjunct
+        else:
+            out.append((primary, fixed))
+    return list(dict.fromkeys(out))
 
 
 def _plan(root: Node) -> tuple[Pair, ...]:
@@ -512,11 +577,9 @@ def _plan(root: Node) -> tuple[Pair, ...]:
         raise QueryError(
             "position 0: query has no indexable term", position=0, reason="query_too_expensive"
         )
-    # One pair per primary key: two second keys under one primary make it unconditional.
-    by_primary: dict[str, str] = {}
-    for key, key2 in pairs:
-        by_primary[key] = key2 if by_primary.get(key, key2) == key2 else ""
-    return tuple(by_primary.items())
+    # A primary key listed once without a second key is unconditional: drop its others.
+    bare = {key for key, key2 in pairs if not key2}
+    return tuple(dict.fromkeys((key, "" if key in bare else key2) for key, key2 in pairs))
 
 
 def compile_watchlist(w: Watchlist, kb: EntityLookup | None = None) -> CompiledWatchlist:
@@ -537,18 +600,26 @@ def _snippet(text: str, start: int, end: int) -> str:
     if hi < len(text) and (cut := text.rfind(" ", end, hi)) != -1:
         hi = cut
     body = f"{text[lo:start]}«{text[start:end]}»{text[end:hi]}"
-    return ("…" if lo > 0 else "") + " ".join(body.split()) + ("…" if hi < len(text) else "")
+    # Whitespace runs become one space. A body of printable characters (every whitespace
+    # but " " is not printable) with no double or outer space has none: skip split/join.
+    if not (body.isprintable() and "  " not in body and body[:1] != " " and body[-1:] != " "):
+        body = " ".join(body.split())
+    return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
 
 
 def _leaf_match(leaf: Node, d: _Doc, field: str, chars: list[tuple[int, int]]) -> Match:
-    spans = [Span(start=a, end=b) for a, b in chars[:MAX_SPANS]]
+    # Spans go in as plain dicts: one validation of the whole Match builds the same
+    # Span objects at less cost than constructing each one first.
+    spans = [{"start": a, "end": b} for a, b in chars[:MAX_SPANS]]
     text = d.record.text if field == "text" else (d.record.title or "")
-    snippet = _snippet(text, spans[0].start, spans[0].end) if spans else ""
-    fld: Literal["text", "title"] = "title" if field == "title" else "text"
+    snippet = _snippet(text, chars[0][0], chars[0][1]) if chars else ""
+    fld = "title" if field == "title" else "text"
     if isinstance(leaf, EntityRef):
-        return Match(entity=leaf.id, field=fld, spans=spans, snippet=snippet)
+        return Match.model_validate(
+            {"entity": leaf.id, "field": fld, "spans": spans, "snippet": snippet}
+        )
     raw = leaf.raw if isinstance(leaf, Words | Prefix) else ""
-    return Match(term=raw, field=fld, spans=spans, snippet=snippet)
+    return Match.model_validate({"term": raw, "field": fld, "spans": spans, "snippet": snippet})
 
 
 def _token_chars(d: _Doc, field: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -558,46 +629,62 @@ def _token_chars(d: _Doc, field: str, ranges: list[tuple[int, int]]) -> list[tup
 
 def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
     """Return the matches that make ``node`` true on ``d``, or ``None`` when it is false."""
-    if isinstance(node, And):
-        out: list[Match] = []
-        for c in node.children:
-            sub = _explain(c, d, ms)
-            if sub is None:
-                return None
-            out += sub
-        return out
-    if isinstance(node, Or):
-        subs = [s for s in (_explain(c, d, ms) for c in node.children) if s is not None]
-        return [m for s in subs for m in s] if subs else None
-    if isinstance(node, Not):
-        return None if _build(node.child, ms)(d) else []
-    if isinstance(node, Lang):
-        return [Match(term=f"lang:{node.code}", field="lang")] if d.lang == node.code else None
-    if isinstance(node, Source):
-        return (
-            [Match(term=f"source:{node.domain}", field="source")]
-            if d.from_source(node.domain)
-            else None
-        )
-    if isinstance(node, Near):
-        fields = ("text", "title") if (f := _near_field(node)) == "any" else (f,)
-        out = []
-        for fld in fields:
-            pairs = d.near_pairs(node, fld, ms, False)
-            if pairs:
-                out += _near_side(node.left, {a for a, _ in pairs}, d, fld, ms)
-                out += _near_side(node.right, {b for _, b in pairs}, d, fld, ms)
-        return out or None
-    if isinstance(node, EntityRef):
-        eid = node.id or node.value
-        if d.E.get(eid, -1.0) < ms or eid not in d.E:
+    # One dict lookup on the node type rather than a chain of isinstance tests: this
+    # runs for every node of every hit.
+    return _EXPLAIN[type(node)](node, d, ms)
+
+
+def _explain_and(node: And, d: _Doc, ms: float) -> list[Match] | None:
+    out: list[Match] = []
+    for c in node.children:
+        sub = _explain(c, d, ms)
+        if sub is None:
             return None
-        chars = d.mention_spans(eid, ms)
-        if not chars:  # the entity is on the record without mentions
-            return [Match(entity=eid, field="text")]
-        return [_leaf_match(node, d, "text", chars)]
-    if not isinstance(node, Words | Prefix):
+        out += sub
+    return out
+
+
+def _explain_or(node: Or, d: _Doc, ms: float) -> list[Match] | None:
+    subs = [s for s in (_explain(c, d, ms) for c in node.children) if s is not None]
+    return [m for s in subs for m in s] if subs else None
+
+
+def _explain_not(node: Not, d: _Doc, ms: float) -> list[Match] | None:
+    return None if _build(node.child, ms)(d) else []
+
+
+def _explain_lang(node: Lang, d: _Doc, ms: float) -> list[Match] | None:
+    return [Match(term=f"lang:{node.code}", field="lang")] if d.lang == node.code else None
+
+
+def _explain_source(node: Source, d: _Doc, ms: float) -> list[Match] | None:
+    if not d.from_source(node.domain):
         return None
+    return [Match(term=f"source:{node.domain}", field="source")]
+
+
+def _explain_near(node: Near, d: _Doc, ms: float) -> list[Match] | None:
+    fields = ("text", "title") if (f := _near_field(node)) == "any" else (f,)
+    out: list[Match] = []
+    for fld in fields:
+        pairs = d.near_pairs(node, fld, ms, False)
+        if pairs:
+            out += _near_side(node.left, {a for a, _ in pairs}, d, fld, ms)
+            out += _near_side(node.right, {b for _, b in pairs}, d, fld, ms)
+    return out or None
+
+
+def _explain_entity(node: EntityRef, d: _Doc, ms: float) -> list[Match] | None:
+    eid = node.id or node.value
+    if d.E.get(eid, -1.0) < ms or eid not in d.E:
+        return None
+    chars = d.mention_spans(eid, ms)
+    if not chars:  # the entity is on the record without mentions
+        return [Match(entity=eid, field="text")]
+    return [_leaf_match(node, d, "text", chars)]
+
+
+def _explain_words(node: Words | Prefix, d: _Doc, ms: float) -> list[Match] | None:
     out = []
     for fld in ("text", "title") if node.field == "any" else (node.field,):
         # The cheap test of the evaluator first: most leaves occur in one field only.
@@ -606,6 +693,19 @@ def _explain(node: Node, d: _Doc, ms: float) -> list[Match] | None:
             if chars:
                 out.append(_leaf_match(node, d, fld, chars))
     return out or None
+
+
+_EXPLAIN: dict[type, Callable[[Any, _Doc, float], list[Match] | None]] = {
+    And: _explain_and,
+    Or: _explain_or,
+    Not: _explain_not,
+    Lang: _explain_lang,
+    Source: _explain_source,
+    Near: _explain_near,
+    EntityRef: _explain_entity,
+    Words: _explain_words,
+    Prefix: _explain_words,
+}
 
 
 def _in_field(leaf: Words | Prefix, d: _Doc, field: str) -> bool:
@@ -693,6 +793,34 @@ def _leaf_name(leaf: Node) -> str:
     return str(leaf)
 
 
+def _by_primary(pairs: Iterable[Pair]) -> dict[str, frozenset[str]]:
+    """Group a watchlist's key pairs by primary key: the second keys are alternatives."""
+    out: dict[str, set[str]] = {}
+    for key, key2 in pairs:
+        out.setdefault(key, set()).add(key2)
+    return {key: frozenset(seconds) for key, seconds in out.items()}
+
+
+def _bigram_parts(key: str, key2: str) -> tuple[str, str]:
+    """Return the word of bigram key ``key2`` other than primary ``key``, and its pattern."""
+    first, second = key2[len(_BIG) :].split(" ")
+    return (second if first == key else first), f" {first} {second} "
+
+
+def _discard(table: dict[str, Any], path: tuple[str, ...], wid: str) -> None:
+    """Remove ``wid`` from the id set at ``path`` in nested dicts, dropping emptied levels."""
+    head, *rest = path
+    sub = table.get(head)
+    if sub is None:
+        return
+    if rest:
+        _discard(sub, tuple(rest), wid)
+    else:
+        sub.discard(wid)
+    if not sub:
+        del table[head]
+
+
 # --- the monitor ------------------------------------------------------------------------
 
 
@@ -709,12 +837,15 @@ class Monitor:
         self.kb = kb
         self.errors: dict[str, QueryError] = {}
         self._compiled: dict[str, CompiledWatchlist] = {}
-        # Evaluators of the enabled watchlists, and the presearch index over them:
-        # primary key -> ids (no second key), and primary key -> second key -> ids.
+        # Evaluators of the enabled watchlists, and the presearch index over them.
         self._evaluators: dict[str, Evaluator] = {}
-        self._single: dict[str, set[str]] = {}
-        self._double: dict[str, dict[str, set[str]]] = {}
-        self._entries: dict[str, dict[str, str]] = {}  # primary -> id -> second key
+        # Every primary key: the article's keys are looked up in this one large set (a set
+        # probes less memory than a dict), the three tables below only with those found.
+        self._primaries: set[str] = set()
+        self._single: dict[str, set[str]] = {}  # primary key -> ids (no second key)
+        self._double: dict[str, dict[str, set[str]]] = {}  # primary -> second key -> ids
+        # primary -> other word of the bigram -> " a b " -> ids
+        self._bigrams: dict[str, dict[str, dict[str, set[str]]]] = {}
         for w in watchlists:
             try:
                 self.add(w)
@@ -747,8 +878,8 @@ class Monitor:
         self.errors.pop(wid, None)
         if compiled.watchlist.enabled:
             self._evaluators[wid] = compiled.evaluate
-            for key, key2 in compiled.keys:
-                self._index_add(key, key2, wid)
+            for key, seconds in _by_primary(compiled.keys).items():
+                self._index_add(key, seconds, wid)
         return compiled
 
     update = add
@@ -759,57 +890,58 @@ class Monitor:
         if old is None:
             return False
         if self._evaluators.pop(watchlist_id, None) is not None:
-            for key, key2 in old.keys:
-                self._index_remove(key, key2, watchlist_id)
+            for key, seconds in _by_primary(old.keys).items():
+                self._index_remove(key, seconds, watchlist_id)
         return True
 
-    # A primary key with few watchlists lists them all in ``_single``: evaluating a few
-    # candidates costs less than intersecting their second keys with the article's keys.
-    # Past ``SMALL_PRIMARY`` watchlists, those with a second key move to ``_double``.
+    # Unconditional primary keys list their watchlists in ``_single``; the others sit
+    # under each of their second keys in ``_double`` (word, entity and prefix keys: set
+    # intersections) or ``_bigrams`` (adjacent words: one substring test per distinct
+    # bigram, however many watchlists share it). Evaluating a watchlist costs more than the
+    # second-level intersection, even for a primary key with one watchlist.
 
-    def _index_add(self, key: str, key2: str, wid: str) -> None:
-        entries = self._entries.setdefault(key, {})
-        entries[wid] = key2
-        if len(entries) == SMALL_PRIMARY + 1:  # grew past small: split by second key
-            for other, other2 in entries.items():
-                if other2 and other != wid:
-                    self._single[key].discard(other)
-                    self._double.setdefault(key, {}).setdefault(other2, set()).add(other)
-        if key2 and len(entries) > SMALL_PRIMARY:
-            self._double.setdefault(key, {}).setdefault(key2, set()).add(wid)
-        else:
+    def _index_add(self, key: str, seconds: frozenset[str], wid: str) -> None:
+        self._primaries.add(key)
+        if "" in seconds:
             self._single.setdefault(key, set()).add(wid)
-
-    def _index_remove(self, key: str, key2: str, wid: str) -> None:
-        entries = self._entries.get(key)
-        if entries is None or entries.pop(wid, None) is None:
             return
-        if not entries:
-            del self._entries[key]
-        for ids in (self._single.get(key), self._double.get(key, {}).get(key2)):
-            if ids is not None:
-                ids.discard(wid)
-        if len(entries) == SMALL_PRIMARY:  # small again: everything back in _single
-            for other in entries:
-                self._single.setdefault(key, set()).add(other)
-            self._double.pop(key, None)
-        if not self._single.get(key, True):
-            del self._single[key]
-        sub = self._double.get(key)
-        if sub is not None:
-            if key2 in sub and not sub[key2]:
-                del sub[key2]
-            if not sub:
-                del self._double[key]
+        for key2 in seconds:
+            if key2.startswith(_BIG):
+                other, pattern = _bigram_parts(key, key2)
+                by_other = self._bigrams.setdefault(key, {}).setdefault(other, {})
+                by_other.setdefault(pattern, set()).add(wid)
+            else:
+                self._double.setdefault(key, {}).setdefault(key2, set()).add(wid)
+
+    def _index_remove(self, key: str, seconds: frozenset[str], wid: str) -> None:
+        if "" in seconds:
+            _discard(self._single, (key,), wid)
+        for key2 in seconds - {""}:
+            if key2.startswith(_BIG):
+                other, pattern = _bigram_parts(key, key2)
+                _discard(self._bigrams, (key, other, pattern), wid)
+            else:
+                _discard(self._double, (key, key2), wid)
+        if key not in self._single and key not in self._double and key not in self._bigrams:
+            self._primaries.discard(key)
 
     def _candidates(self, d: _Doc) -> set[str]:
         # Set intersections and chain/map run in C: no bytecode per rejected watchlist,
-        # and only one per primary key that has second keys.
+        # and only one per primary key that has second keys, or per bigram.
         keys, single, double = d.keys, self._single, self._double
-        out = set(chain.from_iterable(map(single.__getitem__, single.keys() & keys)))
-        for key in double.keys() & keys:
+        present = self._primaries & keys
+        out = set(chain.from_iterable(map(single.__getitem__, single.keys() & present)))
+        for key in double.keys() & present:
             sub = double[key]
             out.update(chain.from_iterable(map(sub.__getitem__, sub.keys() & keys)))
+        # Bigrams: only those whose two words both occur are looked for in the text.
+        bigrams, jt, jh = self._bigrams, d.JT, d.JH
+        for key in bigrams.keys() & present:
+            sub2 = bigrams[key]
+            for other in sub2.keys() & keys:
+                for pattern, ids in sub2[other].items():
+                    if pattern in jt or pattern in jh:
+                        out.update(ids)
         return out
 
     def candidates(self, record: EnrichedRecord) -> set[str]:
@@ -835,3 +967,26 @@ class Monitor:
         """Evaluate every enabled watchlist on ``record`` (the reference the presearch must agree with)."""
         d = _Doc(record)
         return self._hits(d, [wid for wid, evaluate in self._evaluators.items() if evaluate(d)])
+
+    def match_phases(self, record: EnrichedRecord) -> dict[str, float]:
+        """Run ``match`` phase by phase; return each phase's thread CPU time in ms (for the benchmark).
+
+        ``analysis`` (the article's tokens and keys), ``presearch`` (the candidates),
+        ``evaluate`` (their evaluators), ``explain`` (the matches of the hits).
+        """
+        clock = time.thread_time_ns
+        t0 = clock()
+        d = _Doc(record)
+        t1 = clock()
+        candidates = self._candidates(d)
+        t2 = clock()
+        evaluators = self._evaluators
+        matched = [wid for wid in candidates if evaluators[wid](d)]
+        t3 = clock()
+        self._hits(d, matched)
+        t4 = clock()
+        names = ("analysis", "presearch", "evaluate", "explain")
+        return {
+            n: (b - a) / 1e6
+            for n, a, b in zip(names, (t0, t1, t2, t3), (t1, t2, t3, t4), strict=True)
+        }

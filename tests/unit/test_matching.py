@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.errors import QueryError
 from pipeline.matching import (
-    SMALL_PRIMARY,
+    MAX_ALTERNATIVES,
     Monitor,
     compile_watchlist,
     explain_miss,
@@ -372,7 +372,85 @@ def test_second_key_prunes_a_busy_primary_key() -> None:
     many = [Watchlist(id=f"w{i:02d}", query=f"pyongyang AND zzword{i}") for i in range(20)]
     monitor = Monitor([*many, Watchlist(id="hit", query="pyongyang AND economy")])
     assert monitor.candidates(record()) == {"hit"}
-    keep = SMALL_PRIMARY - 1  # with "hit", the primary key is small again
-    for w in many[: len(many) - keep]:
+    for w in many[:-1]:  # a primary key with one watchlist still filters by the second key
         monitor.remove(w.id)
-    assert monitor.candidates(record()) == {"hit", *(w.id for w in many[len(many) - keep :])}
+    assert monitor.candidates(record()) == {"hit"}
+    monitor.add(Watchlist(id="zz", query="zzword1 OR pyongyang"))  # no second key: always
+    assert monitor.candidates(record()) == {"hit", "zz"}
+
+
+def test_phrase_is_a_candidate_only_where_its_words_are_adjacent() -> None:
+    # "sanctions" and "regime" both occur but are not adjacent in the title; "the economy"
+    # is a phrase of the text. Many watchlists share each bigram.
+    phrases = ['"sanctions regime"', '"regime sanctions"', '"the economy"', '"economy the"']
+    monitor = Monitor(
+        Watchlist(id=f"{p[1:-1].replace(' ', '-')}-{i}", query=p) for p in phrases for i in range(3)
+    )
+    found = monitor.candidates(record())
+    assert found == {f"{p}-{i}" for p in ("sanctions-regime", "the-economy") for i in range(3)}
+    assert ids(monitor, record()) == sorted(found)
+    plain = record(title=None, text="The regime said sanctions hurt the economy.")
+    assert monitor.candidates(plain) == {f"the-economy-{i}" for i in range(3)}
+
+
+def test_or_conjunct_gives_alternative_second_keys() -> None:
+    # entity AND (a OR b): a candidate only when the entity and one of the words occur.
+    monitor = Monitor(
+        [
+            Watchlist(id="either", query="entity:kp-kim AND (merkel OR vladivostok)"),
+            Watchlist(id="neither", query="entity:kp-kim AND (merkel OR embargo)"),
+            Watchlist(id="self", query="kim AND (kim OR embargo)"),
+        ]
+    )
+    assert monitor.candidates(record()) == {"either", "self"}
+    assert ids(monitor, record()) == ["either", "self"]
+    monitor.remove("either")
+    assert monitor.candidates(record()) == {"self"}
+    for wid in ("neither", "self"):
+        monitor.remove(wid)
+    # Emptied levels are dropped: the index does not grow with churn.
+    assert not (monitor._primaries or monitor._single or monitor._double or monitor._bigrams)
+
+
+def test_prefix_keys_cover_every_token_of_the_title_and_text() -> None:
+    # Prefix keys come from one regex pass over the tokens: a three-letter token, a token
+    # after a line break or a tab, a folded one and one only in the title must all count.
+    text = "Tax\ncuts\tand Ölpreise rose;\u00a0sanctioned firms"
+    queries = ["tax*", "cut*", "olp*", "san*", "fir*", "kim*", "title:pyo*", "text:pyo*"]
+    monitor = Monitor(Watchlist(id=f"w{i}", query=q) for i, q in enumerate(queries))
+    rec = record(text=text, title="Pyongyang", entities=[])
+    assert ids(monitor, rec) == ["w0", "w1", "w2", "w3", "w4", "w6"]
+
+
+def test_match_phases_reports_each_phase() -> None:
+    monitor = Monitor([Watchlist(id="w", query="putin AND sanctions")])
+    phases = monitor.match_phases(record())
+    assert list(phases) == ["analysis", "presearch", "evaluate", "explain"]
+    assert all(ms >= 0.0 for ms in phases.values())
+
+
+def test_a_long_or_conjunct_is_not_spread_over_second_keys() -> None:
+    # Past MAX_ALTERNATIVES alternatives the entity alone files the watchlist: a candidate
+    # wherever the entity occurs, and still evaluated exactly.
+    words = [f"zzalt{i}" for i in range(MAX_ALTERNATIVES + 1)]
+    many = Watchlist(id="many", query=f"entity:kp-kim AND ({' OR '.join(words)})")
+    few = Watchlist(id="few", query=f"entity:kp-kim AND ({' OR '.join(words[:2])})")
+    monitor = Monitor([many, few])
+    assert monitor.candidates(record()) == {"many"}
+    assert ids(monitor, record()) == []
+    assert ids(monitor, record(text=TEXT + " zzalt1.")) == ["few", "many"]
+
+
+@pytest.mark.parametrize(
+    ("text", "snippet"),
+    [
+        ("Talks with Putin ended.", "Talks with «Putin» ended."),
+        ("Talks  with\nPutin\u00a0ended.\t", "Talks with «Putin» ended."),
+        ("Talks with\u2028Putin \u200bended.", "Talks with «Putin» \u200bended."),
+    ],
+)
+def test_snippet_collapses_every_kind_of_whitespace(text: str, snippet: str) -> None:
+    (hit,) = Monitor([Watchlist(id="w", query="putin")]).match(
+        record(text=text, title=None, entities=[])
+    )
+    assert [m.snippet for m in hit.matches] == [snippet]
