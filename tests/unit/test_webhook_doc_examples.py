@@ -98,3 +98,30 @@ def test_go_example(tmp_path: Path) -> None:
     stdin, want = _expected()
     argv = ["env", f"GOCACHE={env_home}", "GO111MODULE=off", "go", "run", "main.go"]
     assert _run(argv, tmp_path, stdin) == want
+
+
+def test_python_example() -> None:
+    source = _block("python")
+    documented = re.search(r'Webhook\("(whsec_[^"]+)"\)', source)
+    assert documented, "the Python example names its secret"
+    processed: list[object] = []
+    seen: set[str] = set()
+
+    def already_seen(webhook_id: str) -> bool:
+        if webhook_id in seen:
+            return True
+        seen.add(webhook_id)
+        return False
+
+    outcomes = []
+    for _name, secret, body, headers, _ in _cases():
+        namespace: dict[str, object] = {"already_seen": already_seen, "process": processed.append}
+        exec(source.replace(documented.group(1), secret), namespace)  # noqa: S102 - our own doc
+        seen.clear()
+        try:
+            namespace["handle"](body.encode(), headers)  # type: ignore[operator]
+            outcomes.append(True)
+        except PermissionError:
+            outcomes.append(False)
+    assert outcomes == [want for *_, want in _cases()]
+    assert processed and all(isinstance(p, dict) for p in processed)
