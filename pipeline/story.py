@@ -328,6 +328,10 @@ def _anchors(hashes: Iterable[int]) -> tuple[str, ...]:
     return tuple(f"{h:08x}" for h in sampled)
 
 
+# Languages whose words wordfreq lists under another code (Serbo-Croatian, Filipino).
+_WORDFREQ_LISTS = {"hr": "sh", "bs": "sh", "sr": "sh", "tl": "fil"}
+
+
 @lru_cache(maxsize=8)
 def _zipf_table(language: str) -> dict[str, float]:
     """Return Zipf frequencies (log10 per billion words) of the language's common words.
@@ -339,8 +343,13 @@ def _zipf_table(language: str) -> dict[str, float]:
     """
     import wordfreq
 
+    # wordfreq answers a language it lacks with its "nearest match" (English for Yoruba),
+    # whose frequencies would call every Yoruba word rare: only its own lists count.
+    code = _WORDFREQ_LISTS.get(language, language)
+    if code not in wordfreq.available_languages("best"):
+        return {}
     try:
-        freq = wordfreq.get_frequency_dict(language)
+        freq = wordfreq.get_frequency_dict(code)
     except (LookupError, ValueError):
         return {}
     table = {}

@@ -175,3 +175,11 @@ def test_seed_articles_two_outlets_one_story() -> None:
     ]
     assert len(found) == 2
     assert found[1].story_id == found[0].story_id and found[1].match == "event"
+
+
+def test_rarity_only_from_the_languages_own_word_list() -> None:
+    from pipeline.story import _zipf_table
+
+    assert _zipf_table("en")["the"] > 7
+    assert _zipf_table("yo") == {}  # wordfreq would answer with English
+    assert _zipf_table("hr") and _zipf_table("hr") == _zipf_table("bs")  # the sh list
