@@ -19,7 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workers.processes import ProcessGroup
 
 __all__ = ["main"]
 
@@ -49,11 +52,31 @@ def _wait(predicate: Any, timeout: float) -> bool:
     return False
 
 
+def start_workers(env: dict[str, str], log_dir: Path) -> ProcessGroup:
+    """Start one worker per queue group (the compose commands); wait until all log ``ready.``.
+
+    Shared with ``bench.latency`` so both benches run the workers the same way.
+    Returns the ``ProcessGroup``; the caller stops it.
+    """
+    from workers.commands import WORKER_GROUPS, worker_argv
+    from workers.processes import ProcessGroup, cli_argv
+
+    workers = ProcessGroup(env=env, log_dir=log_dir)
+    try:
+        for name in WORKER_GROUPS:
+            workers.start(f"worker-{name}", cli_argv(*worker_argv(name, concurrency=1)[1:]))
+        _wait(lambda: all(" ready." in p.read_text(errors="replace") for p in log_dir.glob("worker-*.log")) and len(list(log_dir.glob("worker-*.log"))) == len(WORKER_GROUPS), 120)  # fmt: skip
+    except BaseException:  # Ctrl-C while starting: leave no worker behind
+        workers.stop()
+        raise
+    return workers
+
+
 def main() -> None:
     import redis
 
     from workers.client import push_many
-    from workers.commands import WORKER_GROUPS, ingest_argv, worker_argv
+    from workers.commands import ingest_argv
     from workers.embedded import start_server
     from workers.keys import Keys
     from workers.processes import ProcessGroup, cli_argv
@@ -70,11 +93,8 @@ def main() -> None:
         # INFO: readiness is read from the workers' "ready." line.
         env.update(WIREWATCH_REDIS_URL=server.url, WIREWATCH_LOG_LEVEL="INFO")
         client = redis.Redis.from_url(server.url)
-        workers = ProcessGroup(env=env, log_dir=Path(tmp) / "logs")
+        workers = start_workers(env, Path(tmp) / "logs")
         try:
-            for name in WORKER_GROUPS:
-                workers.start(f"worker-{name}", cli_argv(*worker_argv(name, concurrency=1)[1:]))
-            _wait(lambda: all(" ready." in p.read_text(errors="replace") for p in (Path(tmp) / "logs").glob("worker-*.log")) and len(list((Path(tmp) / "logs").glob("worker-*.log"))) == len(WORKER_GROUPS), 120)  # fmt: skip
             for size in sizes:
                 client.flushall()
                 ingest = ProcessGroup(

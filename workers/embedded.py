@@ -8,8 +8,10 @@ back to the same binary.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,22 @@ class LocalServer:
         self.stop()
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent exits (elsewhere: no-op)."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # the server then outlives a killed owner, as on other systems
+
+
 def start_server(
     data_dir: Path,
     *,
@@ -91,9 +109,14 @@ def start_server(
         "--daemonize", "no",
     ]  # fmt: skip
     # Own session: a Ctrl-C meant for `wirewatch up` must not kill the server before the
-    # services it runs have shut down cleanly.
+    # services it runs have shut down cleanly. Dies with its parent: an owner that is
+    # killed outright (SIGKILL, a crash) must not leave a server running on its port.
     process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -146,3 +146,14 @@ def test_binary_response_excerpt_is_printable() -> None:
         return httpx.Response(500, content=b"\x00\x01\xffboom")
 
     assert _post(httpx.MockTransport(handler)).excerpt.endswith("boom")
+
+
+def test_the_shared_tls_context_verifies_certificates_and_names() -> None:
+    import ssl
+
+    from workers.delivery.sender import _default_tls
+
+    context = _default_tls()
+    assert context is _default_tls()  # built once per process
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 50  # the CA bundle is loaded

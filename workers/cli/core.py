@@ -83,10 +83,12 @@ def up(concurrency: int | None) -> None:
                 code = 1
                 break
     finally:
-        group.stop()
-        if server is not None:
-            (settings.data_dir.resolve() / URL_FILE).unlink(missing_ok=True)
-            server.stop()
+        try:
+            group.stop()
+        finally:  # the server goes even if stopping a service failed
+            if server is not None:
+                (settings.data_dir.resolve() / URL_FILE).unlink(missing_ok=True)
+                server.stop()
     raise SystemExit(code)
 
 
