@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.ingest_helpers import Clock, article, make_service
 from tests.pipeline_fixtures import wait_until
 from workers.ingest import IngestService
 from workers.keys import Keys
@@ -21,27 +22,14 @@ pytestmark = pytest.mark.integration
 KEYS = Keys("ingest-test")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _article(n: int) -> bytes:
-    return json.dumps({"url": f"https://ingest.example/{n}", "text": f"Body {n}"}).encode()
+    return article(n, "ingest.example")
 
 
 def _service(
     redis_url: str, sent: list[dict[str, Any]], **overrides: Any
 ) -> tuple[IngestService, redis.Redis, Clock]:
-    client = redis.Redis.from_url(redis_url)
-    settings = Settings(batch_size=3, batch_wait_ms=200, ingest_claim_idle_ms=1000, **overrides)
-    clock = Clock()
-    service = IngestService(client, KEYS, settings, send=sent.append, consumer="c1", clock=clock)
-    service.ensure_group()
-    return service, client, clock
+    return make_service(redis_url, KEYS, sent, consumer="c1", **overrides)
 
 
 def test_batches_by_size_and_by_wait(redis_url: str) -> None:

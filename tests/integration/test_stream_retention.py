@@ -14,6 +14,7 @@ import structlog
 from click.testing import CliRunner
 
 from pipeline.models import EnrichedRecord, Language
+from tests.ingest_helpers import Clock, article, make_service
 from workers import logs
 from workers.backtest import backtest
 from workers.cli import main
@@ -21,7 +22,7 @@ from workers.dlq import dead_letter
 from workers.emit import Emitter, MemoryAlertLedger, RedisOutbox
 from workers.ingest import IngestService, retention_floor
 from workers.keys import Keys
-from workers.settings import Settings, get_settings
+from workers.settings import get_settings
 from workers.streams import RedisStreams
 
 pytestmark = pytest.mark.integration
@@ -30,16 +31,8 @@ pytestmark = pytest.mark.integration
 KEYS = Keys("retention-test")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _article(n: int) -> bytes:
-    return json.dumps({"url": f"https://retention.example/{n}", "text": f"Body {n}"}).encode()
+    return article(n, "retention.example")
 
 
 def _push(client: redis.Redis, first: int, count: int) -> list[str]:
@@ -53,12 +46,7 @@ def _ids(client: redis.Redis) -> list[str]:
 def _service(
     redis_url: str, sent: list[dict[str, Any]], **overrides: Any
 ) -> tuple[IngestService, redis.Redis, Clock]:
-    client = redis.Redis.from_url(redis_url)
-    settings = Settings(batch_size=3, batch_wait_ms=200, ingest_claim_idle_ms=1000, **overrides)
-    clock = Clock()
-    service = IngestService(client, KEYS, settings, send=sent.append, consumer="live", clock=clock)
-    service.ensure_group()
-    return service, client, clock
+    return make_service(redis_url, KEYS, sent, consumer="live", **overrides)
 
 
 def _sent_urls(sent: list[dict[str, Any]]) -> list[str]:
