@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import click
 
 from workers.cli import main
-from workers.cli.common import context
+from workers.cli.common import context, fail
 
 __all__ = ["deliveries", "parse_since"]
 
@@ -155,11 +155,9 @@ def replay(alert_id: str | None, watchlist_id: str | None, since: str | None, al
     from workers.delivery import replay as do_replay
 
     if bool(alert_id) == bool(watchlist_id):
-        click.echo("error: give ALERT_ID or --watchlist ID --since T (not both)", err=True)
-        raise SystemExit(2)
+        fail("give ALERT_ID or --watchlist ID --since T (not both)")
     if watchlist_id and since is None:
-        click.echo("error: --watchlist needs --since (e.g. --since 2h)", err=True)
-        raise SystemExit(2)
+        fail("--watchlist needs --since (e.g. --since 2h)")
     client, settings, keys = context()
     if alert_id:
         targets = [alert_id]

@@ -7,7 +7,7 @@ import json
 import click
 
 from workers.cli import main
-from workers.cli.common import connect
+from workers.cli.common import connect, fail
 
 __all__ = ["dlq"]
 
@@ -62,8 +62,7 @@ def replay(ids: tuple[str, ...], all_: bool) -> None:
     from workers.settings import get_settings
 
     if bool(ids) == all_:
-        click.echo("error: give dead-letter ids or --all (not both)", err=True)
-        raise SystemExit(2)
+        fail("give dead-letter ids or --all (not both)")
     _register_delivery_replayer()
     result = do_replay(connect(), Keys(get_settings().prefix), None if all_ else list(ids))
     click.echo(f"replayed {len(result.replayed)}")
@@ -101,8 +100,7 @@ def purge(before: str, yes: bool) -> None:
     try:
         bound = purge_bound(before, server_ms(client))
     except ValueError as exc:
-        click.echo(f"error: --before: {exc}", err=True)
-        raise SystemExit(2) from None
+        fail(f"--before: {exc}")
     keys = Keys(get_settings().prefix)
     try:
         stamp = datetime.fromtimestamp(int(bound.split("-")[0]) / 1000, UTC)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from workers.cli import main
-from workers.cli.common import connect
+from workers.cli.common import connect, fail
 
 __all__ = ["watchlist", "watchlist_store"]
 
@@ -27,6 +27,14 @@ def watchlist_store() -> Any:
     from workers.watchlists import WatchlistStore
 
     return WatchlistStore(connect(), Keys(get_settings().prefix))
+
+
+def _existing(store: Any, watchlist_id: str) -> Any:
+    """Return the stored watchlist, or exit 1 saying there is none."""
+    w = store.get(watchlist_id)
+    if w is None:
+        fail(f"no watchlist {watchlist_id!r}", code=1)
+    return w
 
 
 @main.group()
@@ -52,8 +60,7 @@ def apply(file: str) -> None:
         kb = Resources(store.client, store.keys, get_settings()).base_kb()
         result = store.apply(wfile, kb=kb)
     except PermanentError as exc:
-        click.echo(f"error: {exc.detail}", err=True)
-        raise SystemExit(1) from None
+        fail(f"{exc.detail}", code=1)
     for wid in result.created:
         click.echo(f"watchlist/{wid} created")
     for wid in result.updated:
@@ -69,8 +76,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        click.echo(f"error: cannot read {path}: {exc}", err=True)
-        raise SystemExit(2) from None
+        fail(f"cannot read {path}: {exc}")
 
 
 @watchlist.command("list")
@@ -98,10 +104,7 @@ def show(watchlist_id: str) -> None:
     """Show one watchlist as JSON (secrets masked)."""
     from workers.watchlists import public_dict
 
-    w = watchlist_store().get(watchlist_id)
-    if w is None:
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+    w = _existing(watchlist_store(), watchlist_id)
     click.echo(json.dumps(public_dict(w), indent=2, ensure_ascii=False))
 
 
@@ -110,8 +113,7 @@ def show(watchlist_id: str) -> None:
 def remove(watchlist_id: str) -> None:
     """Delete one watchlist."""
     if not watchlist_store().remove(watchlist_id):
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+        fail(f"no watchlist {watchlist_id!r}", code=1)
     click.echo(f"watchlist/{watchlist_id} removed")
 
 
@@ -122,10 +124,7 @@ def enable(watchlist_id: str) -> None:
     from workers.delivery import endpoint
 
     store = watchlist_store()
-    w = store.get(watchlist_id)
-    if w is None:
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+    w = _existing(store, watchlist_id)
     if not w.enabled:
         store.put(w.model_copy(update={"enabled": True}))
     was_disabled = endpoint.enable(store.client, store.keys, watchlist_id)
@@ -160,16 +159,11 @@ def rotate_secret(watchlist_id: str, grace: str, new_secret: str | None) -> None
     from workers.delivery.signing import generate_secret
 
     store = watchlist_store()
-    w = store.get(watchlist_id)
-    if w is None:
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+    w = _existing(store, watchlist_id)
     if not w.delivery.webhook:
-        click.echo(f"error: watchlist {watchlist_id!r} has no webhook", err=True)
-        raise SystemExit(1)
+        fail(f"watchlist {watchlist_id!r} has no webhook", code=1)
     if new_secret is not None and not new_secret.startswith("whsec_"):
-        click.echo("error: --secret must start with whsec_", err=True)
-        raise SystemExit(2)
+        fail("--secret must start with whsec_")
     now = datetime.now(UTC)
     grace_s = now.timestamp() - parse_since(grace, now.timestamp())
     secret = new_secret or generate_secret()
@@ -194,10 +188,7 @@ def rotate_secret(watchlist_id: str, grace: str, new_secret: str | None) -> None
 def disable(watchlist_id: str) -> None:
     """Disable a watchlist: it stays stored but no longer matches (``enable`` turns it back on)."""
     store = watchlist_store()
-    w = store.get(watchlist_id)
-    if w is None:
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+    w = _existing(store, watchlist_id)
     if w.enabled:
         store.put(w.model_copy(update={"enabled": False}))
     click.echo(f"watchlist/{watchlist_id} disabled")
@@ -269,8 +260,7 @@ def test_(query_or_id: str, input_path: str) -> None:
     try:
         record = record_from_json(raw, kb=kb, max_body_bytes=get_settings().max_body_bytes)
     except PermanentError as exc:
-        click.echo(f"error: article: {exc.detail}", err=True)
-        raise SystemExit(2) from None
+        fail(f"article: {exc.detail}")
     verdict = check_record(compiled, record)
     label = f"watchlist/{w.id}" if stored else "query"
     click.echo(
@@ -303,12 +293,8 @@ def backtest(watchlist_id: str, last: int, examples: int) -> None:
 
     kb, store = _kb_and_store()
     if store is None:
-        click.echo("error: backtest reads the enriched stream: set WIREWATCH_REDIS_URL", err=True)
-        raise SystemExit(2)
-    w = store.get(watchlist_id)
-    if w is None:
-        click.echo(f"error: no watchlist {watchlist_id!r}", err=True)
-        raise SystemExit(1)
+        fail("backtest reads the enriched stream: set WIREWATCH_REDIS_URL")
+    w = _existing(store, watchlist_id)
     try:
         result = run_backtest(
             store.client, store.keys.enriched, w, kb, last=last, examples=examples
