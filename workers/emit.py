@@ -15,19 +15,19 @@ article of the story. Claim outcomes:
 Order: alerts first, then the enriched record, so a consumer reading the record
 can always find the alerts it references.
 
-Why an outbox: a redelivered emit (worker killed after the write, before the ack)
-would append the same entry twice. Each alert and each record read from one ingest
-entry is appended together with a marker key in one script (``RedisOutbox``), and a
-marker that is already set turns the append into a no-op. A re-crawl is a new ingest
+Why write-once appends: a redelivered emit (worker killed after the write, before the
+ack) would append the same entry twice. Each alert and each record read from one ingest
+entry is appended together with a marker key (``Streams.add_once``, one script on
+Redis), and a marker that is already set turns the append into a no-op. A re-crawl is a new ingest
 entry and still gets its own record.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 from pipeline.models import Alert, AlertArticle, AlertRef, EnrichedRecord, Match
 from pipeline.watchlist import Watchlist
@@ -40,10 +40,7 @@ __all__ = [
     "Claim",
     "Emitter",
     "MemoryAlertLedger",
-    "MemoryOutbox",
-    "Outbox",
     "RedisAlertLedger",
-    "RedisOutbox",
     "alert_id_for",
     "build_alert",
 ]
@@ -69,87 +66,6 @@ def _s(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@runtime_checkable
-class Outbox(Streams, Protocol):
-    """A stream writer that can append an entry at most once per marker key."""
-
-    def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
-    ) -> str | None:
-        """Append ``fields`` unless ``marker`` is set, setting it with the entry (atomically).
-
-        Return the new entry id, or ``None`` when the marker said it was already written.
-        """
-        ...
-
-
-# Read the marker, append, then set the marker, in one script. Why this order: the XADD
-# is the script's first write, so a refusal (OOM on a noeviction Redis, a wrong key
-# type) leaves nothing behind, and the SET after it cannot fail: a marker never exists
-# without its entry. Scripts are atomic, so no other client sees one without the other.
-_ADD_ONCE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return false end
-local args = {'XADD', KEYS[1]}
-if tonumber(ARGV[2]) > 0 then
-  args[#args + 1] = 'MAXLEN'
-  args[#args + 1] = '~'
-  args[#args + 1] = ARGV[2]
-end
-args[#args + 1] = '*'
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-local id = redis.call(unpack(args))
-redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
-return id
-"""
-
-
-class RedisOutbox:
-    """``XADD`` to a real Redis, each stream trimmed to its approximate ``MAXLEN``.
-
-    ``maxlen`` maps stream names to their limit (0 or absent: never trimmed). ``~``
-    lets Redis drop whole macro nodes only, so trimming costs next to nothing per write
-    and a stream holds at most one node (about 100 entries) over its limit.
-    """
-
-    def __init__(self, client: Any, *, maxlen: Mapping[str, int] | None = None) -> None:
-        self.client = client
-        self.maxlen = dict(maxlen or {})
-        self._add_once = client.register_script(_ADD_ONCE)
-
-    def add(self, stream: str, fields: dict[str, str]) -> str:
-        limit = self.maxlen.get(stream, 0)
-        entry_id = self.client.xadd(stream, fields, maxlen=limit or None, approximate=True)
-        return _s(entry_id) or ""
-
-    def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
-    ) -> str | None:
-        args: list[Any] = [ttl_s, self.maxlen.get(stream, 0)]
-        for name, value in fields.items():
-            args += [name, value]
-        return _s(self._add_once(keys=[stream, marker], args=args))
-
-
-class MemoryOutbox:
-    """Wraps any ``Streams`` (``MemoryStreams`` in tests and ``wirewatch process``) with
-    in-memory markers; they never expire."""
-
-    def __init__(self, streams: Streams) -> None:
-        self.streams = streams
-        self.markers: dict[str, str] = {}
-
-    def add(self, stream: str, fields: dict[str, str]) -> str:
-        return self.streams.add(stream, fields)
-
-    def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
-    ) -> str | None:
-        if marker in self.markers:
-            return None
-        self.markers[marker] = self.streams.add(stream, fields)
-        return self.markers[marker]
 
 
 class RedisAlertLedger:
@@ -222,9 +138,8 @@ def build_alert(
 class Emitter:
     """Writes alerts and the enriched record; hands webhook alerts to ``deliver``.
 
-    ``streams`` is an ``Outbox`` (``RedisOutbox`` in workers) or any ``Streams``, which
-    gets in-memory markers. ``alert_ttl_s`` should match the alert ledger's lifetime and
-    ``record_ttl_s`` outlast any redelivery of an emit.
+    ``alert_ttl_s`` (how long an alert's write-once marker lives) should match the alert
+    ledger's lifetime and ``record_ttl_s`` outlast any redelivery of an emit.
     """
 
     def __init__(
@@ -239,7 +154,7 @@ class Emitter:
         record_ttl_s: int = 24 * 3600,
         attach: Callable[[EnrichedRecord], object] | None = None,
     ) -> None:
-        self.streams: Outbox = streams if isinstance(streams, Outbox) else MemoryOutbox(streams)
+        self.streams = streams
         self.ledger = ledger
         self.keys = keys
         self.lookup = lookup

@@ -3,40 +3,110 @@
 Why a seam: emitters, the dead-letter writer and the ingest validator only ever
 *append* to a stream; unit tests of that logic use ``MemoryStreams`` while
 integration tests use ``RedisStreams`` against a real server.
+
+``add_once`` appends at most once per marker key: a redelivered emit (worker killed after
+the write, before the ack) must not append the same record or alert twice.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 __all__ = ["MemoryStreams", "RedisStreams", "Streams"]
 
 
 class Streams(Protocol):
-    """Append one entry of string fields to a stream; return the entry id."""
+    """Append entries of string fields to streams."""
 
-    def add(self, stream: str, fields: dict[str, str]) -> str: ...
+    def add(self, stream: str, fields: dict[str, str]) -> str:
+        """Append ``fields`` to ``stream``; return the entry id."""
+        ...
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        """Append ``fields`` unless ``marker`` is set, setting it with the entry (atomically).
+
+        Return the new entry id, or ``None`` when the marker said it was already written.
+        """
+        ...
+
+
+# Read the marker, append, then set the marker, in one script. Why this order: the XADD
+# is the script's first write, so a refusal (OOM on a noeviction Redis, a wrong key
+# type) leaves nothing behind, and the SET after it cannot fail: a marker never exists
+# without its entry. Scripts are atomic, so no other client sees one without the other.
+_ADD_ONCE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local args = {'XADD', KEYS[1]}
+if tonumber(ARGV[2]) > 0 then
+  args[#args + 1] = 'MAXLEN'
+  args[#args + 1] = '~'
+  args[#args + 1] = ARGV[2]
+end
+args[#args + 1] = '*'
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.call(unpack(args))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
+return id
+"""
+
+
+def _s(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisStreams:
-    """``XADD`` to a real Redis (optionally trimmed with an approximate ``MAXLEN``)."""
+    """``XADD`` to a real Redis, each stream trimmed to its approximate ``MAXLEN``.
 
-    def __init__(self, client: Any, *, maxlen: int | None = None) -> None:
+    ``maxlen`` maps stream names to their limit (0 or absent: never trimmed). ``~``
+    lets Redis drop whole macro nodes only, so trimming costs next to nothing per write
+    and a stream holds at most one node (about 100 entries) over its limit.
+    """
+
+    def __init__(self, client: Any, *, maxlen: Mapping[str, int] | None = None) -> None:
         self.client = client
-        self.maxlen = maxlen
+        self.maxlen = dict(maxlen or {})
+        self._add_once: Any = None
 
     def add(self, stream: str, fields: dict[str, str]) -> str:
-        entry_id = self.client.xadd(stream, fields, maxlen=self.maxlen, approximate=True)
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        limit = self.maxlen.get(stream, 0)
+        entry_id = self.client.xadd(stream, fields, maxlen=limit or None, approximate=True)
+        return _s(entry_id) or ""
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        if self._add_once is None:
+            self._add_once = self.client.register_script(_ADD_ONCE)
+        args: list[Any] = [ttl_s, self.maxlen.get(stream, 0)]
+        for name, value in fields.items():
+            args += [name, value]
+        return _s(self._add_once(keys=[stream, marker], args=args))
 
 
 class MemoryStreams:
-    """An in-memory stand-in: ``entries[stream]`` is the list of appended field dicts."""
+    """An in-memory stand-in: ``entries[stream]`` is the list of appended field dicts.
+
+    Markers of ``add_once`` never expire.
+    """
 
     def __init__(self) -> None:
         self.entries: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self.markers: dict[str, str] = {}
 
     def add(self, stream: str, fields: dict[str, str]) -> str:
         self.entries[stream].append(dict(fields))
         return f"0-{len(self.entries[stream])}"
+
+    def add_once(
+        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+    ) -> str | None:
+        if marker in self.markers:
+            return None
+        self.markers[marker] = self.add(stream, fields)
+        return self.markers[marker]

@@ -28,7 +28,7 @@ from pipeline.watchlist import Watchlist
 from workers.app import app
 from workers.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
 from workers.dlq import dead_letter
-from workers.emit import Emitter, RedisAlertLedger, RedisOutbox
+from workers.emit import Emitter, RedisAlertLedger
 from workers.logs import bound, get_logger
 from workers.resources import Resources, get_resources
 from workers.settings import get_settings
@@ -191,7 +191,7 @@ def _submit_delivery(res: Resources) -> Callable[[Alert, Watchlist], None]:
 def _emitter(res: Resources) -> Emitter:
     settings = res.settings
     ttl = int(max(settings.story_window_hours * 2 * 3600, 24 * 3600))
-    outbox = RedisOutbox(
+    streams = RedisStreams(
         res.client,
         maxlen={
             res.keys.enriched: settings.enriched_maxlen,
@@ -199,7 +199,7 @@ def _emitter(res: Resources) -> Emitter:
         },
     )
     return Emitter(
-        outbox,
+        streams,
         RedisAlertLedger(res.client, res.keys, ttl_s=ttl),
         res.keys,
         lookup=res.watchlist,

@@ -12,11 +12,12 @@ import redis
 from pipeline.models import Alert, EnrichedRecord, Language
 from pipeline.watchlist import Delivery, Watchlist
 from workers.batch import new_item
-from workers.emit import Emitter, RedisAlertLedger, RedisOutbox, alert_id_for
+from workers.emit import Emitter, RedisAlertLedger, alert_id_for
 from workers.keys import Keys
 from workers.resources import Resources
 from workers.settings import Settings
 from workers.steps import step_emit
+from workers.streams import RedisStreams
 from workers.tasks import _emitter as workers_emitter
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ def _item(entry: str, record: EnrichedRecord, hits: list[dict[str, Any]]) -> dic
 
 def _emitter(client: redis.Redis, deliver: Any) -> Emitter:
     return Emitter(
-        RedisOutbox(client, maxlen={KEYS.enriched: 1000, KEYS.alerts: 1000}),
+        RedisStreams(client, maxlen={KEYS.enriched: 1000, KEYS.alerts: 1000}),
         RedisAlertLedger(client, KEYS, ttl_s=3600),
         KEYS,
         lookup={"w1": HOOKED}.get,

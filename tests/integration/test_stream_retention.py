@@ -19,7 +19,7 @@ from workers import logs
 from workers.backtest import backtest
 from workers.cli import main
 from workers.dlq import dead_letter
-from workers.emit import Emitter, MemoryAlertLedger, RedisOutbox
+from workers.emit import Emitter, MemoryAlertLedger
 from workers.ingest import IngestService, retention_floor
 from workers.keys import Keys
 from workers.settings import get_settings
@@ -152,7 +152,7 @@ def test_enriched_and_alerts_keep_about_their_maxlen(redis_url: str) -> None:
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     watchlist = Watchlist(id="w", query="putin")
-    outbox = RedisOutbox(client, maxlen={KEYS.enriched: 300, KEYS.alerts: 100})
+    outbox = RedisStreams(client, maxlen={KEYS.enriched: 300, KEYS.alerts: 100})
     emitter = Emitter(
         outbox, MemoryAlertLedger(), KEYS, lookup={"w": watchlist}.get, deliver=lambda a, w: None
     )
@@ -167,7 +167,7 @@ def test_enriched_and_alerts_keep_about_their_maxlen(redis_url: str) -> None:
     # Readers of the enriched stream start from the newest end and still work.
     result = backtest(client, KEYS.enriched, watchlist, KnowledgeBase(), last=50)
     assert (result.records, result.matched, result.unreadable) == (50, 50, 0)
-    unlimited = RedisOutbox(client, maxlen={KEYS.enriched: 0})
+    unlimited = RedisStreams(client, maxlen={KEYS.enriched: 0})
     before = client.xlen(KEYS.enriched)
     for _ in range(2 * slack):
         unlimited.add(KEYS.enriched, {"record": "{}"})

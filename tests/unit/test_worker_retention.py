@@ -1,4 +1,4 @@
-"""Pure parts of retention and idempotent writes: the purge bound, the in-memory outbox."""
+"""Pure parts of retention and idempotent writes: the purge bound, in-memory write-once appends."""
 
 from __future__ import annotations
 
