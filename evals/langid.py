@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import language
-from pipeline.language_backends import get_backends
+from pipeline.language.backends import get_backends
 
 __all__ = ["run"]
 
@@ -48,7 +48,7 @@ def _load(data_dir: Path) -> dict[str, dict[str, list[str]]]:
 _RSS_PROBE = """
 import json, sys
 from pipeline import language
-from pipeline.language_backends import get_backends
+from pipeline.language.backends import get_backends
 from evals.measure import rss_mb
 get_backends().preload()
 for text in json.load(sys.stdin):

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     entity_files: str = ""  # comma-separated CSV/YAML knowledge-base files
     eval_data_dir: Path = Path("../shared/data")
     # where derived model files are cached (the language n-gram store); read by
-    # pipeline.language_ngrams from the environment, since the pipeline takes no settings
+    # pipeline.language.ngrams from the environment, since the pipeline takes no settings
     cache_dir: Path | None = None
 
     log_level: str = "INFO"

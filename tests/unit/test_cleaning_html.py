@@ -179,8 +179,8 @@ def test_unpunctuated_paragraphs_in_scripts_without_spaces_are_kept() -> None:
 
 
 def test_sibling_containers_of_a_split_body_are_merged() -> None:
-    from pipeline.cleaning_html import parse_html
-    from pipeline.cleaning_merge import sibling_paragraphs
+    from pipeline.cleaning.html import parse_html
+    from pipeline.cleaning.merge import sibling_paragraphs
 
     comment = "Great article, thanks for writing it, I have shared it with all of my friends today."
     far = "This paragraph sits in a footer widget that only happens to reuse the same class name."
@@ -200,7 +200,7 @@ def test_sibling_containers_of_a_split_body_are_merged() -> None:
 
 
 def test_links_under_a_related_label_are_dropped_mid_page() -> None:
-    from pipeline.cleaning_html import Block, filter_blocks
+    from pipeline.cleaning.html import Block, filter_blocks
 
     blocks = [
         Block("p", PARAGRAPHS[0], 0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cleaning_rules import caption_echo, is_timestamp, junk_reason, looks_truncated
+from pipeline.cleaning.rules import caption_echo, is_timestamp, junk_reason, looks_truncated
 
 JUNK = [
     "Read more: Council approves the harbour budget",

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from pipeline.language import detect, normalize_code
-from pipeline.language_backends import SUPPORTED, get_backends
+from pipeline.language.backends import SUPPORTED, get_backends
 from pipeline.models import Language
 
 

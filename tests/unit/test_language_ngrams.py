@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import language_backends
+from pipeline.language import backends as language_backends
 from pipeline.language import detect
-from pipeline.language_backends import SUPPORTED, Backends
-from pipeline.language_ngrams import (
+from pipeline.language.backends import SUPPORTED, Backends
+from pipeline.language.ngrams import (
     MAX_CHARS,
     Q_SCALE,
     LayoutError,
@@ -152,7 +152,7 @@ def test_unwritable_cache_falls_back(
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("WIREWATCH_CACHE_DIR", str(blocker / "cache"))
-    with caplog.at_level(logging.WARNING, logger="pipeline.language_ngrams"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.language.ngrams"):
         assert load_store() is None
     assert [r.message for r in caplog.records if "n-gram store unavailable" in r.message]
 

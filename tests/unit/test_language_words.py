@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from pipeline.language import detect
-from pipeline.language_words import (
+from pipeline.language.words import (
     LIST_LANGUAGES,
     MAX_WORD_CHARS,
     WordEvidence,

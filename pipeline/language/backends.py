@@ -4,7 +4,7 @@ Why several: CLD2 (``pycld2``) and fastText's ``lid.176.ftz`` answer in a few mi
 and, where they agree, are rarely wrong; lingua's 1- to 5-gram models (the most accurate
 published detector on short text) are slower and are only asked where the fast pair is
 unsure. The n-gram models are read from lingua's extension module into a mapped store
-(``pipeline.language_ngrams``, about 170 MB shared by all workers through the page cache)
+(``pipeline.language.ngrams``, about 170 MB shared by all workers through the page cache)
 because lingua's own high-accuracy detector needs about 1.25 GB per process. Where the store
 cannot be built, lingua itself runs in its low-accuracy (trigram) mode over all languages,
 and in high-accuracy mode for a few close pairs.
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.language_ngrams import NgramStore, get_store
-from pipeline.language_words import get_word_evidence
+from pipeline.language.ngrams import NgramStore, get_store
+from pipeline.language.words import get_word_evidence
 
 __all__ = [
     "HIGH_ACCURACY_LANGUAGES",
@@ -74,7 +74,7 @@ class Backends:
         self._iso = {code: getattr(IsoCode639_1, code.upper()) for code in SUPPORTED}
         self._builder = LanguageDetectorBuilder
         # lingua's 1- to 5-gram models for every language, read from its extension module
-        # into a mapped store (pipeline.language_ngrams); None where that layout is unknown,
+        # into a mapped store (pipeline.language.ngrams); None where that layout is unknown,
         # and then lingua's own low-accuracy detector (and high accuracy for a few pairs)
         self.store: NgramStore | None = get_store() if use_store else None
         self._store_codes: tuple[str, ...] = self.store.codes if self.store is not None else ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lxml.html import HtmlElement
 
-from pipeline.cleaning_rules import junk_reason, word_count
+from pipeline.cleaning.rules import junk_reason, word_count
 from pipeline.text import normalize_line
 
 __all__ = ["sibling_paragraphs"]

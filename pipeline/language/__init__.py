@@ -4,7 +4,7 @@ A hybrid, because no single detector is both fast and accurate on short text:
 
 1. Clean a bounded sample (title first, then the body): control characters out, whitespace
    folded, at most ``SAMPLE_CHARS`` characters. Fewer than ``MIN_LETTERS`` letters -> ``und``.
-2. Word evidence (``pipeline.language_words``): ln P(word | language) from wordfreq's
+2. Word evidence (``pipeline.language.words``): ln P(word | language) from wordfreq's
    frequency lists, relative to a reference frequency that languages without a list get,
    capped at ``WORD_CAP`` words. Computed up front for a text of at most ``SHORT_WORDS``
    words (cheap there), otherwise only on the slow path.
@@ -21,7 +21,7 @@ A hybrid, because no single detector is both fast and accurate on short text:
    (``WORD_WEIGHT``) and the declared language as a prior (``DECLARED_PRIOR``, in nats:
    confident detection overrules it). The n-gram evidence is ``NGRAM_WEIGHT`` times the
    log-posterior of a 1- to 5-gram character model per language built from lingua's
-   high-accuracy models (``pipeline.language_ngrams``: a mapped store, no lingua detector
+   high-accuracy models (``pipeline.language.ngrams``: a mapped store, no lingua detector
    loaded). When the winner belongs to nb/nn, xh/zu or st/tn, the same models alone,
    restricted to the pair, re-decide on one or two words (where CLD2 and fastText only add
    noise between the pair) and join the fusion otherwise. Where the store cannot be built
@@ -40,8 +40,8 @@ import math
 import re
 from collections.abc import Iterable
 
-from pipeline.language_backends import HIGH_ACCURACY_LANGUAGES, SUPPORTED, get_backends
-from pipeline.language_words import LIST_LANGUAGES, get_word_evidence, words_of
+from pipeline.language.backends import HIGH_ACCURACY_LANGUAGES, SUPPORTED, get_backends
+from pipeline.language.words import LIST_LANGUAGES, get_word_evidence, words_of
 from pipeline.models import Language
 
 __all__ = ["MIN_LETTERS", "SAMPLE_CHARS", "detect", "normalize_code"]
@@ -55,7 +55,7 @@ FAST_MIN_PROBABILITY = 0.5
 FASTTEXT_WEIGHT = 0.2
 CLD2_WEIGHT = 5.0
 DECLARED_PRIOR = 3.0  # nats: detection must be e^3 ~ 20x more likely to overrule the publisher
-# Word evidence (pipeline.language_words): ln P(word | language) from wordfreq's lists, in
+# Word evidence (pipeline.language.words): ln P(word | language) from wordfreq's lists, in
 # nats relative to WORD_REFERENCE, the ln-frequency a word is given in a language without a
 # list; weighted by WORD_WEIGHT and counted for at most WORD_CAP words (words of one text are
 # far from independent: uncapped, a sentence's words swamp the character models).
@@ -64,7 +64,7 @@ WORD_REFERENCE = -5.25 * math.log(10)  # a word of frequency 10 ** -5.25
 WORD_CAP = 2
 SHORT_WORDS = 2  # texts of at most this many words skip the fast paths: CLD2 and fastText
 # "agree" on two words far more often than they are right
-# The n-gram store (pipeline.language_ngrams): weight of its log-posterior in the fusion, and
+# The n-gram store (pipeline.language.ngrams): weight of its log-posterior in the fusion, and
 # the close languages it re-decides alone (among themselves) on one or two words.
 NGRAM_WEIGHT = 2.0
 PAIR_LANGUAGES: frozenset[str] = HIGH_ACCURACY_LANGUAGES

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.cleaning_rules import caption_echo, junk_reason, word_count
+from pipeline.cleaning.rules import caption_echo, junk_reason, word_count
 
 __all__ = ["PlainResult", "clean_lines"]
 

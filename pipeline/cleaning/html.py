@@ -6,11 +6,11 @@ mostly add boilerplate), so we run it once on a tree we parsed ourselves and
 spend the saved time on what trafilatura lacks:
 
 1. filters: leading headline/standfirst, navigation blobs, prompt/caption/credit
-   lines (``cleaning_rules``), link lists under a "Related" label, and the run of
+   lines (``rules``), link lists under a "Related" label, and the run of
    unpunctuated related-story headlines after the last story sentence;
 2. a fallback when the filtered result is tiny: precision mode, then recall mode;
 3. sibling merging: story paragraphs in later containers shaped like the main
-   one (bodies split around advertisements), see ``cleaning_merge``.
+   one (bodies split around advertisements), see ``merge``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import lxml.html
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 
-from pipeline.cleaning_merge import sibling_paragraphs
-from pipeline.cleaning_rules import junk_reason, word_count
+from pipeline.cleaning.merge import sibling_paragraphs
+from pipeline.cleaning.rules import junk_reason, word_count
 from pipeline.errors import ContentError
 from pipeline.text import normalize_line, repair_mojibake
 

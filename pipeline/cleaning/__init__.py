@@ -4,9 +4,9 @@ Stages of ``clean``:
 
 1. guard the input: empty body, over the byte cap, binary bytes (``ContentError``);
 2. HTML: parse once (too-deep nesting is refused), read metadata, extract the body
-   with trafilatura's fast mode plus news post-filters (``cleaning_html``);
+   with trafilatura's fast mode plus news post-filters (``html``);
    plain text: drop crawler junk lines, a repeated title, section labels
-   (``cleaning_plain``);
+   (``plain``);
 3. normalise (mojibake repair, NFC, whitespace, blank-line paragraphs) and flag
    bodies that stop on an ellipsis as ``truncated``.
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 
-from pipeline.cleaning_html import decode_html, extract_blocks, parse_html
-from pipeline.cleaning_meta import read_metadata
-from pipeline.cleaning_plain import clean_lines
-from pipeline.cleaning_rules import looks_truncated, strip_truncation_marker
+from pipeline.cleaning.html import decode_html, extract_blocks, parse_html
+from pipeline.cleaning.meta import read_metadata
+from pipeline.cleaning.plain import clean_lines
+from pipeline.cleaning.rules import looks_truncated, strip_truncation_marker
 from pipeline.errors import ContentError
 from pipeline.models import Article, Cleaned
 from pipeline.text import normalize_line, normalize_text, split_paragraphs
