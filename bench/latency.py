@@ -2,7 +2,7 @@
 
 Starts a throwaway Redis and one worker per queue group exactly as ``bench.pipeline``
 does, the ingest service with its default batching (32 articles or 200 ms), and a real
-loopback webhook receiver (``workers.receiver.WebhookReceiver``, which verifies every
+loopback webhook receiver (``workers.delivery.receiver.WebhookReceiver``, which verifies every
 signature). One watchlist, applied with ``wirewatch watchlist apply``, matches every
 pushed article. After one warm-up article (first-task start-up is not what a subscriber
 sees in steady state), it pushes unique articles at a steady, light rate and times each
@@ -167,7 +167,7 @@ def _read_enriched(url: str, stream: str, seen: Observed, stop: threading.Event)
 
 def _receiver(secret: str, seen: Observed) -> Any:
     """A ``WebhookReceiver`` that also notes when each verified alert arrived."""
-    from workers.receiver import Delivery, WebhookReceiver
+    from workers.delivery.receiver import Delivery, WebhookReceiver
 
     class TimedReceiver(WebhookReceiver):
         def _record(self, delivery: Delivery) -> None:
@@ -325,7 +325,7 @@ def _steady(client: Any, articles: list[str], rate: float, start: int, seen: Obs
 
 
 def _burst(client: Any, articles: list[str], start: int, name: str = "burst") -> Phase:
-    from workers.client import push_many
+    from workers.ingest.client import push_many
     from workers.keys import Keys
 
     urls = [json.loads(a)["url"] for a in articles]
@@ -336,7 +336,7 @@ def _burst(client: Any, articles: list[str], start: int, name: str = "burst") ->
 
 # -- setup ---------------------------------------------------------------------------------
 def _apply_watchlist(env: dict[str, str], path: Path, webhook: str, secret: str) -> None:
-    from workers.processes import cli_argv
+    from workers.runtime.processes import cli_argv
 
     path.write_text(
         "watchlists:\n"
@@ -359,11 +359,11 @@ def main() -> None:
     import redis
     import wordfreq
 
-    from workers.commands import ingest_argv
     from workers.delivery.signing import generate_secret
-    from workers.embedded import start_server
     from workers.keys import Keys
-    from workers.processes import ProcessGroup, cli_argv
+    from workers.runtime.commands import ingest_argv
+    from workers.runtime.embedded import start_server
+    from workers.runtime.processes import ProcessGroup, cli_argv
 
     # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every child process.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workers.processes import ProcessGroup
+    from workers.runtime.processes import ProcessGroup
 
 __all__ = ["main"]
 
 
 def _payloads(count: int) -> list[str]:
-    from workers.demo import SAMPLES
-    from workers.sources import iter_payloads
+    from workers.cli.demo import SAMPLES
+    from workers.ingest.sources import iter_payloads
 
     base = [json.loads(raw) for _, raw in iter_payloads(str(SAMPLES))]
     out = []
@@ -58,8 +58,8 @@ def start_workers(env: dict[str, str], log_dir: Path) -> ProcessGroup:
     Shared with ``bench.latency`` so both benches run the workers the same way.
     Returns the ``ProcessGroup``; the caller stops it.
     """
-    from workers.commands import WORKER_GROUPS, worker_argv
-    from workers.processes import ProcessGroup, cli_argv
+    from workers.runtime.commands import WORKER_GROUPS, worker_argv
+    from workers.runtime.processes import ProcessGroup, cli_argv
 
     workers = ProcessGroup(env=env, log_dir=log_dir)
     try:
@@ -75,11 +75,11 @@ def start_workers(env: dict[str, str], log_dir: Path) -> ProcessGroup:
 def main() -> None:
     import redis
 
-    from workers.client import push_many
-    from workers.commands import ingest_argv
-    from workers.embedded import start_server
+    from workers.ingest.client import push_many
     from workers.keys import Keys
-    from workers.processes import ProcessGroup, cli_argv
+    from workers.runtime.commands import ingest_argv
+    from workers.runtime.embedded import start_server
+    from workers.runtime.processes import ProcessGroup, cli_argv
 
     # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every child process.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

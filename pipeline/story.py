@@ -19,7 +19,7 @@ An article's ``Fingerprint`` carries four things:
 Everything is computed from ``zlib.crc32`` and ``hashlib``, never from ``hash()``, so the
 same text gives the same fingerprint in every process and on every machine.
 
-The story index (``MemoryStoryIndex`` here, ``workers.stories.RedisStoryIndex`` on Redis)
+The story index (``MemoryStoryIndex`` here, ``workers.stages.stories.RedisStoryIndex`` on Redis)
 looks the candidates up and verifies each with ``similar``: estimated Jaccard at least the
 threshold, or estimated containment of the shorter text at least the containment threshold.
 Both indexes implement one decision rule, ``decide``.

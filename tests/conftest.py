@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real Redis (``redis-server`` from PATH, else the embedded binary) for this test session."""
-    from workers.embedded import start_server
+    from workers.runtime.embedded import start_server
 
     server = start_server(tmp_path_factory.mktemp("redis"), prefer_path=True, appendonly=False)
     yield server

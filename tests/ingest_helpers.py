@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 
-from workers.ingest import IngestService
+from workers.ingest.service import IngestService
 from workers.keys import Keys
 from workers.settings import Settings
 

@@ -1,7 +1,7 @@
 """Process fixtures shared by integration and end-to-end tests: the real services.
 
 ``pipeline_workers`` starts, once per session, the same processes a deployment runs
-(``workers.commands``: the ingest service and one worker per queue group) against
+(``workers.runtime.commands``: the ingest service and one worker per queue group) against
 the session's throwaway Redis. Tests take ``redis_url`` too (it flushes the database
 first), so each test starts from empty streams while the workers keep running.
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from workers.commands import WORKER_GROUPS, ingest_argv, worker_argv
-from workers.processes import ProcessGroup, cli_argv
+from workers.runtime.commands import WORKER_GROUPS, ingest_argv, worker_argv
+from workers.runtime.processes import ProcessGroup, cli_argv
 
 __all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"]
 
@@ -86,7 +86,7 @@ def pipeline_workers(
     """Real ingest and worker processes (one per queue group, as compose runs them), for the session."""
     log_dir = tmp_path_factory.mktemp("service-logs")
     group = ProcessGroup(env=pipeline_env, log_dir=log_dir)
-    # Exactly the commands docker-compose runs (workers.commands), one worker per queue group.
+    # Exactly the commands docker-compose runs (workers.runtime.commands), one worker per queue group.
     group.start("ingest", cli_argv(*ingest_argv()[1:]))
     workers = [f"worker-{name}" for name in WORKER_GROUPS]
     for name in WORKER_GROUPS:

@@ -5,7 +5,7 @@ Reliability choices (see docs/decisions.md, "Foundation"):
 - JSON serializer only: a broker message can never execute code on a worker.
 - ``acks_late`` + ``task_reject_on_worker_lost``: a message is acknowledged after
   its task ran; if the worker process dies mid-task the message is re-queued
-  (``workers.tasks`` counts redeliveries so a poison message cannot loop).
+  (``workers.stages.tasks`` counts redeliveries so a poison message cannot loop).
 - ``visibility_timeout`` (1 h) longer than the hard time limit (5 min): Redis only
   restores an unacknowledged message after the task could no longer be running.
 - a soft time limit 10 % before the hard one, so a stuck item is dead-lettered and
@@ -54,7 +54,7 @@ def _broker_url() -> str:
 
 
 def _includes() -> list[str]:
-    modules = ["workers.tasks"]
+    modules = ["workers.stages.tasks"]
     # Webhook delivery tasks live in their own package; include them once it is installed.
     if (
         find_spec("workers.delivery") is not None

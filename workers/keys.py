@@ -127,7 +127,7 @@ class Keys:
         return self._k("story", "event", key)
 
     def story_members(self, story_id: str) -> str:
-        """Hash: a story's articles, record id -> JSON summary (``workers.story_members``)."""
+        """Hash: a story's articles, record id -> JSON summary (``workers.stages.story_members``)."""
         return self._k("story", "members", story_id)
 
     # Webhook delivery.

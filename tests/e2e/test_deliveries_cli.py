@@ -24,7 +24,7 @@ from workers.delivery import attempt, endpoint, submit
 from workers.delivery.signing import generate_secret
 from workers.keys import Keys
 from workers.settings import Settings
-from workers.watchlists import WatchlistStore
+from workers.watchlists.store import WatchlistStore
 
 pytestmark = pytest.mark.e2e
 

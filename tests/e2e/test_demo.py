@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from workers.processes import cli_argv
+from workers.runtime.processes import cli_argv
 
 pytestmark = pytest.mark.e2e
 

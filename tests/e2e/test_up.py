@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline_fixtures import wait_until
-from workers.processes import cli_argv
+from workers.runtime.processes import cli_argv
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ import pytest
 import redis
 
 from tests.pipeline_fixtures import PipelineProcesses, wait_until
+from workers.delivery.receiver import WebhookReceiver
 from workers.delivery.signing import generate_secret
-from workers.processes import cli_argv
-from workers.receiver import WebhookReceiver
+from workers.runtime.processes import cli_argv
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 OWNER = """
 import sys, time
 from pathlib import Path
-from workers.embedded import start_server
+from workers.runtime.embedded import start_server
 server = start_server(Path(sys.argv[1]), appendonly=False)
 print(server.url, server.process.pid, flush=True)
 time.sleep(600)

@@ -11,14 +11,14 @@ import redis
 
 from pipeline.models import Alert, EnrichedRecord, Language
 from pipeline.watchlist import Delivery, Watchlist
-from workers.batch import new_item
-from workers.emit import Emitter, RedisAlertLedger, alert_id_for
 from workers.keys import Keys
-from workers.resources import Resources
 from workers.settings import Settings
-from workers.steps import step_emit
+from workers.stages.batch import new_item
+from workers.stages.emit import Emitter, RedisAlertLedger, alert_id_for
+from workers.stages.resources import Resources
+from workers.stages.steps import step_emit
+from workers.stages.tasks import _emitter as workers_emitter
 from workers.streams import RedisStreams
-from workers.tasks import _emitter as workers_emitter
 
 pytestmark = pytest.mark.integration
 

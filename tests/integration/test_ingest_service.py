@@ -11,7 +11,7 @@ import redis
 
 from tests.ingest_helpers import Clock, article, make_service
 from tests.pipeline_fixtures import wait_until
-from workers.ingest import IngestService
+from workers.ingest.service import IngestService
 from workers.keys import Keys
 from workers.settings import Settings
 

@@ -8,8 +8,8 @@ import redis
 from pipeline.entities import KnowledgeBase
 from pipeline.models import EnrichedRecord, Language
 from pipeline.watchlist import Watchlist
-from workers.backtest import backtest
 from workers.keys import Keys
+from workers.watchlists.backtest import backtest
 
 pytestmark = pytest.mark.integration
 

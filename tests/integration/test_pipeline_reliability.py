@@ -11,7 +11,7 @@ import redis
 from pipeline.watchlist import Watchlist, WatchlistFile
 from tests.pipeline_fixtures import PipelineProcesses, wait_until
 from workers.keys import Keys
-from workers.watchlists import WatchlistStore
+from workers.watchlists.store import WatchlistStore
 
 pytestmark = pytest.mark.integration
 

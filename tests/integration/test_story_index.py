@@ -18,7 +18,7 @@ from pipeline.story import Assignment, Fingerprint, MemoryStoryIndex, fingerprin
 from tests.story_texts import make_article
 from workers.keys import Keys
 from workers.settings import Settings
-from workers.stories import RedisStoryIndex
+from workers.stages.stories import RedisStoryIndex
 
 pytestmark = pytest.mark.integration
 
@@ -143,7 +143,7 @@ def test_concurrent_copies_of_one_new_story_get_one_story_id(
 
 
 def test_unreachable_redis_is_transient() -> None:
-    from workers.embedded import free_port
+    from workers.runtime.embedded import free_port
 
     no_retry = Retry(NoBackoff(), 0)
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=no_retry)

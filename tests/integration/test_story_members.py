@@ -13,7 +13,7 @@ import redis
 from pipeline.models import EnrichedRecord, Language
 from tests.cli import wirewatch as run_cli
 from workers.keys import Keys
-from workers.story_members import StoryMembers
+from workers.stages.story_members import StoryMembers
 
 pytestmark = pytest.mark.integration
 

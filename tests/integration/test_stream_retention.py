@@ -16,14 +16,14 @@ from click.testing import CliRunner
 from pipeline.models import EnrichedRecord, Language
 from tests.ingest_helpers import Clock, article, make_service
 from workers import logs
-from workers.backtest import backtest
 from workers.cli import main
 from workers.dlq import dead_letter
-from workers.emit import Emitter, MemoryAlertLedger
-from workers.ingest import IngestService, retention_floor
+from workers.ingest.service import IngestService, retention_floor
 from workers.keys import Keys
 from workers.settings import get_settings
+from workers.stages.emit import Emitter, MemoryAlertLedger
 from workers.streams import RedisStreams
+from workers.watchlists.backtest import backtest
 
 pytestmark = pytest.mark.integration
 

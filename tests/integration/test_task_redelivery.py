@@ -17,9 +17,9 @@ import redis
 
 from tests.pipeline_fixtures import PipelineProcesses, wait_until
 from workers.app import app
-from workers.batch import new_batch, new_item
 from workers.keys import Keys
-from workers.tasks import build_chain
+from workers.stages.batch import new_batch, new_item
+from workers.stages.tasks import build_chain
 
 pytestmark = pytest.mark.integration
 

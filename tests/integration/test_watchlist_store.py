@@ -11,9 +11,9 @@ from pipeline.entities import EntityEntry, KnowledgeBase
 from pipeline.errors import PermanentError, QueryError
 from pipeline.watchlist import parse_watchlists
 from workers.keys import Keys
-from workers.resources import Resources
 from workers.settings import Settings
-from workers.watchlists import WatchlistStore, public_dict
+from workers.stages.resources import Resources
+from workers.watchlists.store import WatchlistStore, public_dict
 
 pytestmark = pytest.mark.integration
 

@@ -59,7 +59,7 @@ ENV = {
 
 def _worker_argv() -> list[str]:
     """The deployed deliver-worker command (threads: delivery is I/O-bound)."""
-    from workers.commands import worker_argv
+    from workers.runtime.commands import worker_argv
 
     argv = worker_argv("deliver", concurrency=8)
     assert argv[0] == "wirewatch"
@@ -345,7 +345,7 @@ def test_continuous_failure_disables_the_endpoint(client: redis.Redis, receiver:
 def test_rotation_signs_with_both_secrets(client: redis.Redis, receiver: Receiver) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from workers.watchlists import WatchlistStore
+    from workers.watchlists.store import WatchlistStore
 
     old, new = generate_secret(), generate_secret()
     wl = _watchlist(receiver.url, old)

@@ -20,8 +20,8 @@ import click
 import pytest
 import yaml
 
-from workers.commands import FLOWER_ARGV, WORKER_GROUPS, ingest_argv, worker_argv
 from workers.keys import QUEUES, Keys
+from workers.runtime.commands import FLOWER_ARGV, WORKER_GROUPS, ingest_argv, worker_argv
 from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -288,7 +288,7 @@ def test_tests_start_workers_through_worker_argv() -> None:
         for path in sorted((ROOT / "tests").rglob("*.py"))
         if path.resolve() != Path(__file__).resolve() and pattern.search(path.read_text())
     ]
-    assert not offenders, f"use workers.commands.worker_argv in: {offenders}"
+    assert not offenders, f"use workers.runtime.commands.worker_argv in: {offenders}"
 
 
 # --- Kubernetes --------------------------------------------------------------------------

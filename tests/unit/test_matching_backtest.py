@@ -10,7 +10,7 @@ from pipeline.entities import EntityEntry, KnowledgeBase
 from pipeline.errors import PermanentError
 from pipeline.matching import compile_watchlist
 from pipeline.watchlist import Watchlist
-from workers.backtest import check_record, describe_match, record_from_json
+from workers.watchlists.backtest import check_record, describe_match, record_from_json
 
 KB = KnowledgeBase([EntityEntry(id="ru-putin", name="Vladimir Putin", type="PERSON")])
 ARTICLE = {

@@ -175,7 +175,7 @@ def test_watchlist_apply_refuses_hostile_webhooks() -> None:
     from pipeline.entities import KnowledgeBase
     from pipeline.errors import PermanentError
     from pipeline.watchlist import Delivery, Watchlist, WatchlistFile
-    from workers.watchlists import validate_file
+    from workers.watchlists.store import validate_file
 
     kb = KnowledgeBase.builtin()
     for url in ("http://0x7f.1:6379/", "http://[fd00:ec2::254]/", "gopher://x.example/"):

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.errors import PermanentError
 from pipeline.watchlist import parse_watchlists
-from workers.watchlists import expand_env
+from workers.watchlists.store import expand_env
 
 YAML = """
 watchlists:

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from pipeline.errors import ContentError, TransientError
-from workers.batch import backoff_s, new_batch, new_item, run_batch
 from workers.keys import Keys
+from workers.stages.batch import backoff_s, new_batch, new_item, run_batch
 from workers.streams import MemoryStreams
 
 KEYS = Keys()

@@ -8,8 +8,8 @@ from structlog.testing import capture_logs
 
 from pipeline.models import Alert, EnrichedRecord, Language
 from pipeline.watchlist import Delivery, Watchlist
-from workers.emit import Emitter, MemoryAlertLedger, alert_id_for
 from workers.keys import Keys
+from workers.stages.emit import Emitter, MemoryAlertLedger, alert_id_for
 from workers.streams import MemoryStreams
 
 KEYS = Keys()

@@ -7,9 +7,9 @@ from pydantic import ValidationError
 
 from pipeline.models import EnrichedRecord, Language
 from workers.dlq import purge_bound
-from workers.emit import Emitter, MemoryAlertLedger
 from workers.keys import Keys
 from workers.settings import Settings
+from workers.stages.emit import Emitter, MemoryAlertLedger
 from workers.streams import MemoryStreams
 
 KEYS = Keys()

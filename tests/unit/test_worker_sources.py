@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.sources import count_payloads, iter_payloads
+from workers.ingest.sources import count_payloads, iter_payloads
 
 
 def test_directory_of_documents_and_jsonl(tmp_path: Path) -> None:

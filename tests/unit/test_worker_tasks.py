@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline.flow import STAGES
 from workers.app import ROUTES, app
 from workers.keys import QUEUES
-from workers.tasks import TASK_ORDER, build_chain
+from workers.stages.tasks import TASK_ORDER, build_chain
 
 
 def test_tasks_follow_the_stage_order() -> None:

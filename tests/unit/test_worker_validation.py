@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline.errors import PipelineError
-from workers.validation import parse_article
+from workers.ingest.validation import parse_article
 
 LIMIT = 10_000
 
@@ -63,7 +63,7 @@ def test_push_client_validates_at_the_source() -> None:
     from datetime import UTC, datetime
 
     from pipeline.models import Article
-    from workers.client import to_payload
+    from workers.ingest.client import to_payload
 
     model = Article(
         url="https://a.example/m", text="t", published_at=datetime(2026, 1, 2, tzinfo=UTC)

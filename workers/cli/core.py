@@ -49,14 +49,14 @@ def up(concurrency: int | None) -> None:
     """
     from workers.connection import URL_FILE
     from workers.logs import configure_logging
-    from workers.processes import ProcessGroup, service_argvs
+    from workers.runtime.processes import ProcessGroup, service_argvs
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     server = None
     env = dict(os.environ)
     if settings.redis_url is None or not settings.redis_url.get_secret_value():
-        from workers.embedded import start_server
+        from workers.runtime.embedded import start_server
 
         data_dir = settings.data_dir.resolve()
         server = start_server(data_dir / "redis")
@@ -95,7 +95,7 @@ def up(concurrency: int | None) -> None:
 @main.command()
 def ingest() -> None:
     """Run the ingest service: consumer group on the ingest stream -> validated micro-batches."""
-    from workers.ingest import IngestService, install_signal_handlers
+    from workers.ingest.service import IngestService, install_signal_handlers
     from workers.logs import configure_logging
 
     settings = get_settings()
@@ -162,9 +162,9 @@ def push(source: str, quiet: bool) -> None:
     accepted, 3 when some were rejected, 2 on usage errors.
     """
     from pipeline.errors import PipelineError
-    from workers.client import push_many
-    from workers.sources import count_payloads, iter_payloads
-    from workers.validation import parse_article
+    from workers.ingest.client import push_many
+    from workers.ingest.sources import count_payloads, iter_payloads
+    from workers.ingest.validation import parse_article
 
     if source != "-" and not Path(source).exists():
         fail(f"{source}: no such file or directory")
@@ -260,7 +260,7 @@ def process(
     This is also the offline / backfill mode.
     """
     from workers.logs import configure_logging
-    from workers.offline import OfflinePipeline
+    from workers.stages.offline import OfflinePipeline
 
     settings = get_settings()
     # stdout carries the records; per-article logs would drown a backfill's stderr.
@@ -390,6 +390,6 @@ def status(as_json: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary data directory and logs.")
 def demo(keep: bool) -> None:
     """Run the whole flow on the bundled samples and print what happened (what `make run` runs)."""
-    from workers.demo import run_demo
+    from workers.cli.demo import run_demo
 
     raise SystemExit(run_demo(keep=keep))

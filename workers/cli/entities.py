@@ -130,7 +130,7 @@ def remove(entity_ids: tuple[str, ...]) -> None:
 @click.argument("name")
 def lookup(name: str) -> None:
     """Show which entries a name resolves to (as ``entity:"NAME"`` in a query would)."""
-    from workers.resources import load_entity_file
+    from workers.stages.resources import load_entity_file
 
     extra: list[EntityEntry] = []
     for item in filter(None, (p.strip() for p in get_settings().entity_files.split(","))):

@@ -24,7 +24,7 @@ def story() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
 def show(story_id: str, as_json: bool) -> None:
     """List the articles of STORY_ID (a record's or an alert's ``story_id``), oldest first."""
-    from workers.story_members import StoryMembers
+    from workers.stages.story_members import StoryMembers
 
     story_id = story_id.strip()
     if not story_id or len(story_id) > _MAX_ID or any(c.isspace() for c in story_id):

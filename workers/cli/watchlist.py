@@ -24,7 +24,7 @@ def watchlist_store() -> Any:
     """Return a ``WatchlistStore`` on the configured Redis (exits with a message if none)."""
     from workers.keys import Keys
     from workers.settings import get_settings
-    from workers.watchlists import WatchlistStore
+    from workers.watchlists.store import WatchlistStore
 
     return WatchlistStore(connect(), Keys(get_settings().prefix))
 
@@ -48,14 +48,14 @@ def apply(file: str) -> None:
     """Create or update the watchlists (and entities) of a YAML file; idempotent."""
     from pipeline.errors import PermanentError
     from pipeline.watchlist import parse_watchlists
-    from workers.watchlists import expand_env
+    from workers.watchlists.store import expand_env
 
     text = sys.stdin.read() if file == "-" else _read(Path(file))
     store = watchlist_store()
     try:
         wfile = parse_watchlists(expand_env(text, os.environ))
-        from workers.resources import Resources
         from workers.settings import get_settings
+        from workers.stages.resources import Resources
 
         kb = Resources(store.client, store.keys, get_settings()).base_kb()
         result = store.apply(wfile, kb=kb)
@@ -83,7 +83,7 @@ def _read(path: Path) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
     """List watchlists: id, state, delivery, query."""
-    from workers.watchlists import public_dict
+    from workers.watchlists.store import public_dict
 
     items = watchlist_store().list()
     if as_json:
@@ -102,7 +102,7 @@ def list_(as_json: bool) -> None:
 @click.argument("watchlist_id")
 def show(watchlist_id: str) -> None:
     """Show one watchlist as JSON (secrets masked)."""
-    from workers.watchlists import public_dict
+    from workers.watchlists.store import public_dict
 
     w = _existing(watchlist_store(), watchlist_id)
     click.echo(json.dumps(public_dict(w), indent=2, ensure_ascii=False))
@@ -206,9 +206,9 @@ def _kb_and_store() -> tuple[Any, Any]:
     from pipeline.entities import KnowledgeBase
     from workers.connection import NoRedisConfigured, redis_client
     from workers.keys import Keys
-    from workers.resources import Resources, load_entity_file
     from workers.settings import get_settings
-    from workers.watchlists import WatchlistStore
+    from workers.stages.resources import Resources, load_entity_file
+    from workers.watchlists.store import WatchlistStore
 
     settings = get_settings()
     try:
@@ -245,8 +245,8 @@ def test_(query_or_id: str, input_path: str) -> None:
     from pipeline.errors import PermanentError, QueryError
     from pipeline.matching import compile_watchlist
     from pipeline.watchlist import Watchlist
-    from workers.backtest import check_record, describe_match, record_from_json
     from workers.settings import get_settings
+    from workers.watchlists.backtest import check_record, describe_match, record_from_json
 
     raw = sys.stdin.read() if input_path == "-" else _read(Path(input_path))
     kb, store = _kb_and_store()
@@ -288,8 +288,8 @@ def test_(query_or_id: str, input_path: str) -> None:
 def backtest(watchlist_id: str, last: int, examples: int) -> None:
     """Replay the newest enriched records against a watchlist and count the alerts it would send."""
     from pipeline.errors import QueryError
-    from workers.backtest import backtest as run_backtest
-    from workers.backtest import describe_match
+    from workers.watchlists.backtest import backtest as run_backtest
+    from workers.watchlists.backtest import describe_match
 
     kb, store = _kb_and_store()
     if store is None:

@@ -21,14 +21,14 @@ from pipeline.errors import PermanentError, PipelineError
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
 from pipeline.watchlist import Watchlist, parse_watchlists
-from workers.emit import Emitter, MemoryAlertLedger
+from workers.ingest.validation import parse_article
 from workers.keys import Keys
-from workers.resources import load_entity_file
 from workers.settings import Settings
-from workers.steps import hits_to_wire
+from workers.stages.emit import Emitter, MemoryAlertLedger
+from workers.stages.resources import load_entity_file
+from workers.stages.steps import hits_to_wire
 from workers.streams import MemoryStreams
-from workers.validation import parse_article
-from workers.watchlists import expand_env
+from workers.watchlists.store import expand_env
 
 __all__ = ["OfflinePipeline", "error_record"]
 

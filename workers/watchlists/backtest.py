@@ -21,7 +21,7 @@ from pipeline.matching import CompiledWatchlist, Monitor, explain_miss, explain_
 from pipeline.models import EnrichedRecord, Match
 from pipeline.story import MemoryStoryIndex
 from pipeline.watchlist import Watchlist
-from workers.validation import parse_article
+from workers.ingest.validation import parse_article
 
 __all__ = ["Backtest", "Verdict", "backtest", "describe_match", "record_from_json", "check_record"]
 

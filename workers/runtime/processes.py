@@ -1,7 +1,7 @@
 """Start and stop the service processes (ingest, workers) as one group.
 
 Why: ``wirewatch up``, ``wirewatch demo`` and the integration/e2e fixtures all run
-the same argv as docker-compose (``workers.commands``), as real child processes,
+the same argv as docker-compose (``workers.runtime.commands``), as real child processes,
 and must stop them cleanly (SIGTERM, then a deadline, then SIGKILL) so no test or
 demo leaves a worker behind.
 """

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipeline.models import Article
+from workers.ingest.validation import parse_article
 from workers.keys import Keys
-from workers.validation import parse_article
 
 __all__ = ["push", "push_many", "to_payload"]
 

@@ -1,7 +1,7 @@
 """The ingest service: read ``wirewatch:ingest`` with a consumer group, validate, micro-batch, send.
 
 Flow per entry: read (``XREADGROUP``) -> validate the ``article`` field
-(``workers.validation``; bad input is dead-lettered with its reason and original
+(``workers.ingest.validation``; bad input is dead-lettered with its reason and original
 bytes, then acknowledged) -> add to the current micro-batch -> when the batch holds
 ``WIREWATCH_BATCH_SIZE`` articles or its first one waited ``WIREWATCH_BATCH_WAIT_MS``,
 send one Celery chain -> only then ``XACK``.
@@ -40,13 +40,13 @@ import redis
 
 from pipeline.errors import PipelineError
 from pipeline.flow import article_id
-from workers.batch import Item, new_batch, new_item
 from workers.dlq import dead_letter
+from workers.ingest.validation import parse_article
 from workers.keys import Keys
 from workers.logs import bound, get_logger
 from workers.settings import Settings
+from workers.stages.batch import Item, new_batch, new_item
 from workers.streams import RedisStreams
-from workers.validation import parse_article
 
 __all__ = ["FIELD", "IngestService", "install_signal_handlers", "retention_floor"]
 
@@ -378,7 +378,7 @@ class IngestService:
 
 
 def _celery_send(batch: dict[str, Any]) -> None:
-    from workers.tasks import send_batch
+    from workers.stages.tasks import send_batch
 
     send_batch(batch)
 

@@ -2,7 +2,7 @@
 
 Why Redis: every worker must see the same set and pick up changes without a
 restart. Each write bumps one version counter; workers compare it at most once a
-second (``workers.resources``) and rebuild their compiled monitor when it moved.
+second (``workers.stages.resources``) and rebuild their compiled monitor when it moved.
 ``apply`` is idempotent like ``kubectl apply``: unchanged watchlists are not
 rewritten and do not bump the version; watchlists absent from the file are kept.
 

@@ -1,6 +1,6 @@
 """The Celery tasks: one thin task per stage, chained per micro-batch.
 
-Each task takes a batch (``workers.batch``), runs one ``workers.steps`` function per
+Each task takes a batch (``workers.stages.batch``), runs one ``workers.stages.steps`` function per
 item through ``run_batch`` (per-item error policy), re-sends items that failed
 transiently from the same stage after a backoff, and returns the survivors to the
 next task of the chain. ``build_chain`` is the one place that builds a chain;
@@ -26,14 +26,14 @@ from pipeline.flow import Options
 from pipeline.models import Alert
 from pipeline.watchlist import Watchlist
 from workers.app import app
-from workers.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
 from workers.dlq import dead_letter
-from workers.emit import Emitter, RedisAlertLedger
 from workers.logs import bound, get_logger
-from workers.resources import Resources, get_resources
 from workers.settings import get_settings
-from workers.steps import step_clean, step_emit, step_entities, step_language, step_match
-from workers.story_members import StoryMembers
+from workers.stages.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
+from workers.stages.emit import Emitter, RedisAlertLedger
+from workers.stages.resources import Resources, get_resources
+from workers.stages.steps import step_clean, step_emit, step_entities, step_language, step_match
+from workers.stages.story_members import StoryMembers
 from workers.streams import RedisStreams
 
 __all__ = [

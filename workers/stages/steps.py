@@ -1,6 +1,6 @@
 """One function per Celery task: validate the item, call one ``pipeline.flow`` step, hand off.
 
-Why separate from ``workers.tasks``: these are plain functions over plain items, so
+Why separate from ``workers.stages.tasks``: these are plain functions over plain items, so
 unit tests drive them with in-memory stand-ins and no broker. Items carry the
 enriched record as JSON between stages (validated again at each entry) and the
 original payload for the dead-letter stream.
@@ -17,9 +17,9 @@ from pipeline.errors import InvalidArticle
 from pipeline.flow import StoryIndex
 from pipeline.matching import Monitor
 from pipeline.models import EnrichedRecord
-from workers.batch import Item
-from workers.emit import Emitter
-from workers.validation import parse_article
+from workers.ingest.validation import parse_article
+from workers.stages.batch import Item
+from workers.stages.emit import Emitter
 
 __all__ = [
     "hits_to_wire",

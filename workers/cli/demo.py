@@ -24,11 +24,11 @@ from typing import Any
 
 import click
 
-from workers.receiver import WebhookReceiver
+from workers.delivery.receiver import WebhookReceiver
 
 __all__ = ["SAMPLES", "run_demo"]
 
-SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 _TIMEOUT_S = 150.0
 _BROKEN_ENTRY = b'{"url": "https://broken-crawler.example/a", "text": "unterminated'
 
@@ -48,9 +48,9 @@ def _wait(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
 
 def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list[str]:
     from pipeline.watchlist import parse_watchlists
-    from workers.resources import Resources
     from workers.settings import get_settings
-    from workers.watchlists import WatchlistStore, expand_env
+    from workers.stages.resources import Resources
+    from workers.watchlists.store import WatchlistStore, expand_env
 
     text = (SAMPLES / "watchlists.yaml").read_text(encoding="utf-8")
     text = expand_env(text, {"RECEIVER_URL": receiver.url, "WEBHOOK_SECRET": receiver.secret})
@@ -62,9 +62,9 @@ def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list
 
 def _push_samples(client: Any, keys: Any) -> tuple[int, list[str]]:
     from pipeline.errors import PipelineError
-    from workers.client import push_many
-    from workers.sources import iter_payloads
-    from workers.validation import parse_article
+    from workers.ingest.client import push_many
+    from workers.ingest.sources import iter_payloads
+    from workers.ingest.validation import parse_article
 
     payloads, refused = [], []
     for label, raw in iter_payloads(str(SAMPLES)):
@@ -149,10 +149,10 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
 def run_demo(*, keep: bool = False) -> int:
     """Run the demo; return the process exit code (0 when every alert arrived verified)."""
     from workers.delivery.signing import generate_secret
-    from workers.embedded import start_server
     from workers.keys import Keys
     from workers.logs import configure_logging
-    from workers.processes import ProcessGroup, cli_argv
+    from workers.runtime.embedded import start_server
+    from workers.runtime.processes import ProcessGroup, cli_argv
 
     configure_logging("WARNING")
     # SIGTERM unwinds like Ctrl-C, so the finally block stops every child process.

@@ -30,7 +30,7 @@ from pipeline.watchlist import Watchlist
 from workers.keys import Keys
 from workers.logs import get_logger
 from workers.settings import Settings
-from workers.watchlists import WatchlistStore, load_watchlist
+from workers.watchlists.store import WatchlistStore, load_watchlist
 
 __all__ = ["Resources", "get_resources", "load_entity_file", "reset_resources"]
 
@@ -78,7 +78,7 @@ def _build_monitor(watchlists: list[Watchlist], kb: KnowledgeBase) -> Monitor:
 
 def _make_story_index(client: Any, keys: Keys, settings: Settings) -> StoryIndex:
     try:
-        from workers.stories import RedisStoryIndex
+        from workers.stages.stories import RedisStoryIndex
     except ImportError:
         get_logger().warning("story_index.memory_fallback")
         return MemoryStoryIndex()

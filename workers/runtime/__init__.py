@@ -1,0 +1,1 @@
+"""Running the services: the embedded Redis, the process group and the command lines of a deployment."""

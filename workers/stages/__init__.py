@@ -1,0 +1,1 @@
+"""The pipeline stages as Celery tasks over micro-batches, the emit step and the in-process runner."""

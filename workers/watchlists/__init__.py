@@ -1,0 +1,1 @@
+"""Watchlists in Redis: the store every worker reads, and backtests against recent records."""
