@@ -21,6 +21,7 @@ EVALS: dict[str, str] = {
     "entities": "evals.entities",
     "matching": "evals.matching",
     "stories": "evals.stories",
+    "ner": "evals.ner",
 }
 FLOORS_DIR = Path(__file__).parent / "floors"
 
