@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     batch_wait_ms: int = Field(default=200, ge=0)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     ingest_max_attempts: int = Field(default=5, ge=1)
-    ingest_claim_idle_ms: int = Field(default=60_000, ge=1000)
+    # An entry no stage showed progress on for this long is re-driven (sent down the
+    # pipeline again): the bound on recovery after a lost message. Above the slowest
+    # stage's batch time plus the queue wait that ingest_max_inflight allows.
+    ingest_claim_idle_ms: int = Field(default=30_000, ge=1000)
+    ingest_max_inflight: int = Field(default=256, ge=0)  # entries in the pipeline; 0 = no limit
 
     # Retention. Streams are trimmed, never below what a consumer still needs.
     ingest_retention: bool = True  # trim acknowledged entries off the ingest stream
@@ -71,6 +75,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | console
+
+    # Prometheus metrics (workers/metrics.py). 0 = off. ``wirewatch up`` gives ingest this
+    # port and each worker the next ones; compose and Kubernetes set 9400 in every container.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # the address the metrics endpoint listens on
+    # Where each process keeps its multiprocess metric files (one directory per process,
+    # emptied at its start); default: a ``wirewatch-metrics`` folder in the temp directory.
+    metrics_dir: Path | None = None
 
 
 @lru_cache(maxsize=1)

@@ -128,3 +128,34 @@ def test_full_endpoint_throttles_instead_of_waiting(
     assert dlog.get_job(client, KEYS, alert.alert_id)["attempts"] == "0"  # type: ignore[index]
     endpoint.release_slot(client, KEYS, host, token)
     assert attempt(client, settings, alert.alert_id, seq=0) == "delivered"
+
+
+def test_a_url_the_sender_cannot_parse_ends_by_the_schedule(
+    client: redis.Redis, redis_url: str, receiver: Receiver
+) -> None:
+    # Stored before the apply-time check refused such URLs: 010.8.8.8 is a public address
+    # to inet_aton and an invalid one to httpx. It once crashed the task before any attempt
+    # was recorded, and the drainer re-leased the job every minute, forever.
+    settings, alert, wl = _setup(redis_url, receiver)
+    bad = wl.model_copy(
+        update={"delivery": wl.delivery.model_copy(update={"webhook": "http://010.8.8.8:9/hook"})}
+    )
+    assert submit(client, settings, alert, bad, sender=lambda a, s: None)
+    assert attempt(client, settings, alert.alert_id, seq=0) == "retrying"
+    deadline = time.monotonic() + 5
+    outcome = "retrying"
+    while outcome != "dead" and time.monotonic() < deadline:
+        sent: list[tuple[str, int]] = []
+        drain_once(client, settings, sender=lambda a, s: sent.append((a, s)))
+        for alert_id, seq in sent:
+            outcome = attempt(client, settings, alert_id, seq=seq)
+        time.sleep(0.05)
+    assert outcome == "dead"
+    attempts = dlog.list_attempts(client, KEYS, alert.alert_id)
+    assert [a["outcome"] for a in attempts] == ["retry", "dead"]
+    assert all(a["error"] and a["status"] is None for a in attempts)
+    assert dlog.get_job(client, KEYS, alert.alert_id)["status"] == "dead"  # type: ignore[index]
+    assert client.zscore(KEYS.delivery_schedule, alert.alert_id) is None  # never re-leased
+    letters = client.xrange(KEYS.dlq)
+    assert len(letters) == 1 and '"reason":"delivery_exhausted"' in letters[0][1]["entry"]
+    assert receiver.requests == []

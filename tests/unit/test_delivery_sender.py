@@ -157,3 +157,9 @@ def test_the_shared_tls_context_verifies_certificates_and_names() -> None:
     assert context is _default_tls()  # built once per process
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] > 50  # the CA bundle is loaded
+
+
+def test_an_unparseable_url_is_a_failure_not_an_exception() -> None:
+    # 010.8.8.8 is 8.8.8.8 to inet_aton and an invalid address to httpx.
+    result = _post(httpx.MockTransport(lambda r: httpx.Response(200)), url="http://010.8.8.8:9/")
+    assert result.verdict == "failed" and result.status is None and result.error

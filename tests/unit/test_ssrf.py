@@ -183,3 +183,18 @@ def test_watchlist_apply_refuses_hostile_webhooks() -> None:
         wfile = WatchlistFile(watchlists=[Watchlist(id="w", query="strike", delivery=delivery)])
         with pytest.raises(PermanentError, match="webhook URL refused"):
             validate_file(wfile, kb)
+
+
+@pytest.mark.parametrize("url", ["http://010.8.8.8:9/hook", "http://1.2.3.4.5/"])
+def test_urls_the_sender_cannot_parse_are_refused_at_apply_time(url: str) -> None:
+    from pipeline.entities import KnowledgeBase
+    from pipeline.errors import PermanentError
+    from pipeline.watchlist import Delivery, Watchlist, WatchlistFile
+    from workers.watchlists.store import validate_file
+
+    with pytest.raises(ForbiddenURL):
+        check_url_static(url)
+    delivery = Delivery(webhook=url, secret="whsec_bmV3")  # type: ignore[arg-type]
+    wfile = WatchlistFile(watchlists=[Watchlist(id="w", query="strike", delivery=delivery)])
+    with pytest.raises(PermanentError, match="webhook URL refused"):
+        validate_file(wfile, KnowledgeBase.builtin())

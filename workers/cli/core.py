@@ -73,7 +73,9 @@ def up(concurrency: int | None) -> None:
     group = ProcessGroup(env=env)
     code = 0
     try:
-        for name, argv in service_argvs(concurrency=concurrency).items():
+        for n, (name, argv) in enumerate(service_argvs(concurrency=concurrency).items()):
+            if settings.metrics_port:  # one port per process: ingest first, then each worker
+                argv = [*argv, "--metrics-port", str(settings.metrics_port + n)]
             group.start(name, argv)
         click.echo(f"running: {', '.join(group.procs)} (Ctrl-C to stop)", err=True)
         while not stop.wait(0.5):
@@ -92,14 +94,36 @@ def up(concurrency: int | None) -> None:
     raise SystemExit(code)
 
 
+_METRICS_PORT = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (default: WIREWATCH_METRICS_PORT; 0 = off).",
+)
+
+
+def _start_metrics(role: str, port: int | None) -> None:
+    """Serve this process's metrics (workers/metrics.py), or exit when the port is taken."""
+    from workers import metrics
+
+    settings = get_settings()
+    port = settings.metrics_port if port is None else port
+    try:
+        metrics.start(role, port, host=settings.metrics_host, directory=settings.metrics_dir)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {settings.metrics_host}:{port}: {exc}")
+
+
 @main.command()
-def ingest() -> None:
+@_METRICS_PORT
+def ingest(metrics_port: int | None) -> None:
     """Run the ingest service: consumer group on the ingest stream -> validated micro-batches."""
     from workers.ingest.service import IngestService, install_signal_handlers
     from workers.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    _start_metrics("ingest", metrics_port)
     stop = threading.Event()
     install_signal_handlers(stop)
     IngestService(_client(decode=False), Keys(settings.prefix), settings).run(stop)
@@ -121,7 +145,10 @@ def ingest() -> None:
     help="Worker processes (default: CPU count).",
 )
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default=None)
-def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
+@_METRICS_PORT
+def worker(
+    queues: str, concurrency: int | None, pool: str | None, metrics_port: int | None
+) -> None:
     """Run a Celery worker on the given queues (the command compose and the tests run)."""
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
@@ -146,6 +173,7 @@ def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
         argv += ["--concurrency", str(concurrency)]
     if pool:
         argv += ["--pool", pool]
+    _start_metrics("worker-" + "-".join(names), metrics_port)  # before the pool forks
     app.worker_main(argv)
 
 

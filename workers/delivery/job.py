@@ -28,6 +28,7 @@ from redis import Redis
 
 from pipeline.models import Alert, DeadLetter
 from pipeline.watchlist import Delivery, Watchlist
+from workers import metrics
 from workers.delivery import endpoint, schedule
 from workers.delivery import log as dlog
 from workers.delivery.sender import Result, post
@@ -266,15 +267,20 @@ def _attempt_locked(
     try:
         body = job["body"]
         headers = sign_headers(alert_id, body, secrets)
-        result = post(
-            delivery.webhook,
-            body,
-            headers,
-            timeout_s=settings.webhook_timeout_s,
-            connect_timeout_s=settings.webhook_connect_timeout_s,
-            max_response_bytes=settings.webhook_max_response_bytes,
-            allow_hosts=settings.webhook_allow_hosts,
-        )
+        try:
+            result = post(
+                delivery.webhook,
+                body,
+                headers,
+                timeout_s=settings.webhook_timeout_s,
+                connect_timeout_s=settings.webhook_connect_timeout_s,
+                max_response_bytes=settings.webhook_max_response_bytes,
+                allow_hosts=settings.webhook_allow_hosts,
+            )
+        except Exception as exc:  # noqa: BLE001 - still an attempt on record, never a lost job
+            log.error("webhook.attempt_crashed", exc_info=True)
+            error = f"internal_error: {type(exc).__name__}: {exc}"[:300]
+            result = Result("failed", None, 0.0, error, "")
     finally:
         endpoint.release_slot(client, keys, host, token)
     return _settle(client, settings, keys, job, attempts + 1, result, now)
@@ -319,7 +325,7 @@ def _settle(
     if result.verdict == "delivered":
         endpoint.mark_success(client, keys, watchlist_id, now)
         record["outcome"] = "delivered"
-        dlog.record_attempt(client, keys, alert_id, record, ttl)
+        _record(client, keys, job, record, ttl)
         dlog.update_job(client, keys, alert_id, ttl, status="delivered", next_at="", **common)
         schedule.remove(client, keys.delivery_schedule, alert_id)
         log.info("webhook.delivered", attempts=n)
@@ -331,7 +337,7 @@ def _settle(
             detail=f"the endpoint answered 410 Gone to alert {alert_id}", now=now,
         )  # fmt: skip
         record["outcome"] = "disabled"
-        dlog.record_attempt(client, keys, alert_id, record, ttl)
+        _record(client, keys, job, record, ttl)
         dlog.update_job(client, keys, alert_id, ttl, **common)
         return _finish_failed(
             client, settings, keys, job, "disabled", "endpoint_gone",
@@ -347,7 +353,7 @@ def _settle(
             f"last error: {result.error}", now=now,
         )  # fmt: skip
         record["outcome"] = "disabled"
-        dlog.record_attempt(client, keys, alert_id, record, ttl)
+        _record(client, keys, job, record, ttl)
         dlog.update_job(client, keys, alert_id, ttl, **common)
         return _finish_failed(
             client, settings, keys, job, "disabled", "endpoint_disabled",
@@ -363,7 +369,7 @@ def _settle(
     )
     if delay is None:
         record["outcome"] = "dead"
-        dlog.record_attempt(client, keys, alert_id, record, ttl)
+        _record(client, keys, job, record, ttl)
         dlog.update_job(client, keys, alert_id, ttl, **common)
         return _finish_failed(
             client, settings, keys, job, "dead", "delivery_exhausted",
@@ -376,6 +382,14 @@ def _settle(
     dlog.update_job(client, keys, alert_id, ttl, status="retrying", next_at=repr(due), **common)
     schedule.put(client, keys.delivery_schedule, alert_id, due)
     return "retrying"
+
+
+def _record(
+    client: Redis, keys: Keys, job: dict[str, str], record: dict[str, Any], ttl: int
+) -> None:
+    """Append one attempt to the delivery log and count it in the metrics."""
+    dlog.record_attempt(client, keys, job["alert_id"], record, ttl)
+    metrics.delivery_attempted(job.get("watchlist_id", ""), record["outcome"], record["latency_ms"])
 
 
 def _finish_failed(

@@ -214,17 +214,19 @@ def post(
     except ForbiddenURL as exc:
         return Result("failed", None, elapsed_ms(), f"forbidden_url: {exc}", "")
 
-    original = httpx.URL(url)
-    pinned = original.copy_with(host=target.address)
-    request_headers = dict(headers)
-    request_headers["host"] = original.netloc.decode("ascii")
-    request_headers["accept-encoding"] = "identity"  # the size cap counts wire bytes
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    timeout = httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
     deadline = started + timeout_s
     watchdog = _Watchdog(deadline)
     status: int | None = None  # known once the headers are in
     try:
+        # Inside the try: a URL the SSRF check let through but httpx cannot parse (an
+        # address literal like 010.8.8.8) is a failed attempt, never a crashed task.
+        original = httpx.URL(url)
+        pinned = original.copy_with(host=target.address)
+        request_headers = dict(headers)
+        request_headers["host"] = original.netloc.decode("ascii")
+        request_headers["accept-encoding"] = "identity"  # the size cap counts wire bytes
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        timeout = httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
         with httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -250,6 +252,9 @@ def post(
             kind = "timeout" if status is None else "timeout_reading_body"
             return Result("failed", status, elapsed_ms(), kind, "", address=target.address)
         error = f"{type(exc).__name__}: {exc}"[:300]
+        return Result("failed", None, elapsed_ms(), error, "", address=target.address)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # InvalidURL is no HTTPError
+        error = f"invalid_url: {type(exc).__name__}: {exc}"[:300]
         return Result("failed", None, elapsed_ms(), error, "", address=target.address)
     finally:
         watchdog.cancel()

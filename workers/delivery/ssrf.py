@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+import httpx
+
 __all__ = [
     "ForbiddenURL",
     "ResolvedURL",
@@ -173,6 +175,10 @@ def _split(url: str) -> SplitResult:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise ForbiddenURL(f"webhook URL does not parse: {exc}") from None
+    try:  # the sender's own parser: what it cannot send must be refused at apply time
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        raise ForbiddenURL(f"webhook URL cannot be sent to: {exc}") from None
     return parts
 
 

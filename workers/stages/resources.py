@@ -27,6 +27,7 @@ from pipeline.flow import StoryIndex
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
 from pipeline.watchlist import Watchlist
+from workers import metrics
 from workers.keys import Keys
 from workers.logs import get_logger
 from workers.settings import Settings
@@ -186,6 +187,7 @@ class Resources:
         self._watchlists = watchlists
         self._versions = versions
         errors = getattr(self._monitor, "errors", {}) or {}
+        metrics.resources_loaded(len(watchlists), len(self._kb) if self._kb is not None else 0)
         get_logger().info(
             "resources.reloaded",
             mode=mode,
