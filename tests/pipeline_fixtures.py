@@ -13,6 +13,7 @@ Import the fixtures into a ``conftest.py``::
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,14 @@ import pytest
 from workers.runtime.commands import WORKER_GROUPS, ingest_argv, worker_argv
 from workers.runtime.processes import ProcessGroup, cli_argv
 
-__all__ = ["PipelineProcesses", "pipeline_env", "pipeline_workers", "wait_until"]
+__all__ = ["PipelineProcesses", "free_port", "pipeline_env", "pipeline_workers", "wait_until"]
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_until(
@@ -58,16 +66,20 @@ def pipeline_env(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
         WIREWATCH_WEBHOOK_RETRY_SCHEDULE="0,1,1,1",
         WIREWATCH_INGEST_CLAIM_IDLE_MS="2000",
         WIREWATCH_LOG_LEVEL="INFO",
+        WIREWATCH_METRICS_DIR=str(tmp_path_factory.mktemp("metrics")),
     )
     return env
 
 
 class PipelineProcesses:
-    """The running service processes and where their logs are."""
+    """The running service processes, where their logs are, and their metrics ports."""
 
-    def __init__(self, group: ProcessGroup, log_dir: Path) -> None:
+    def __init__(
+        self, group: ProcessGroup, log_dir: Path, metrics_ports: dict[str, int] | None = None
+    ) -> None:
         self.group = group
         self.log_dir = log_dir
+        self.metrics_ports = metrics_ports or {}
 
     def alive(self) -> bool:
         return not self.group.dead()
@@ -86,12 +98,17 @@ def pipeline_workers(
     """Real ingest and worker processes (one per queue group, as compose runs them), for the session."""
     log_dir = tmp_path_factory.mktemp("service-logs")
     group = ProcessGroup(env=pipeline_env, log_dir=log_dir)
-    # Exactly the commands docker-compose runs (workers.runtime.commands), one worker per queue group.
-    group.start("ingest", cli_argv(*ingest_argv()[1:]))
     workers = [f"worker-{name}" for name in WORKER_GROUPS]
+    ports = {name: free_port() for name in ["ingest", *workers]}  # Prometheus, one per process
+    # Exactly the commands docker-compose runs (workers.runtime.commands), one worker per queue
+    # group; compose sets the metrics port in the environment, here each gets its own.
+    group.start("ingest", cli_argv(*ingest_argv()[1:], "--metrics-port", str(ports["ingest"])))
     for name in WORKER_GROUPS:
-        group.start(f"worker-{name}", cli_argv(*worker_argv(name, concurrency=1)[1:]))
-    procs = PipelineProcesses(group, log_dir)
+        argv = worker_argv(name, concurrency=1)[1:]
+        group.start(
+            f"worker-{name}", cli_argv(*argv, "--metrics-port", str(ports[f"worker-{name}"]))
+        )
+    procs = PipelineProcesses(group, log_dir, ports)
 
     def ready() -> bool:
         logs = [(log_dir / f"{n}.log").read_text(errors="replace") for n in workers]
