@@ -100,6 +100,26 @@ class Keys:
         digest = hashlib.sha256(f"{record_id}\x1f{source_entry}".encode()).hexdigest()[:32]
         return self._k("emitted", "record", digest)
 
+    def dead_lettered(self, source_entry: str) -> str:
+        """String: the ingest entry ``source_entry`` is on the dead-letter stream (written with
+        it and its ack; expires)."""
+        return self._k("emitted", "dead", source_entry)
+
+    @property
+    def pipeline_consumer(self) -> str:
+        """Consumer of the ingest group that holds entries the pipeline is working on.
+
+        Stages re-claim their batch's entries to it (``XCLAIM ... JUSTID``): that resets the
+        entries' idle time, which is how the ingest service tells work in flight from work
+        a crash or a lost broker message has stranded.
+        """
+        return "pipeline"
+
+    @property
+    def status_samples(self) -> str:
+        """Stream: streams' entries-added counters, one sample per `wirewatch status` (rates)."""
+        return self._k("status", "samples")
+
     def emitted_alert(self, alert_id: str) -> str:
         """String: alert ``alert_id`` is on the alerts stream (written with it; expires)."""
         return self._k("emitted", "alert", alert_id)
@@ -126,9 +146,34 @@ class Keys:
         """Set: ids of the stories with a member whose event signature has this entity/term."""
         return self._k("story", "event", key)
 
+    def story_lead(self, key: str) -> str:
+        """Set: stories with a member filed under headline word ``key`` (``f``: a brief's
+        word, ``l``: one of a longer article's rarest lead words; ``pipeline.story``)."""
+        return self._k("story", "lead", key)
+
     def story_members(self, story_id: str) -> str:
         """Hash: a story's articles, record id -> JSON summary (``workers.stages.story_members``)."""
         return self._k("story", "members", story_id)
+
+    # Learned name variants (``workers.stages.names``).
+    @property
+    def names(self) -> str:
+        """Hash: learned name key (``n|``, ``f|``, ``s|`` + spelling) -> owning ``x:`` id or ``*``."""
+        return self._k("names", "keys")
+
+    @property
+    def names_seen(self) -> str:
+        """Sorted set: learned name keys by last-seen time (the oldest are dropped past the cap)."""
+        return self._k("names", "seen")
+
+    @property
+    def names_overrides(self) -> str:
+        """Hash: ``x:`` id -> the id an operator merged it into ("" = split: never merged)."""
+        return self._k("names", "overrides")
+
+    def story_names(self, story_id: str) -> str:
+        """Hash: a story's learned name keys -> owning id (expires with the story window)."""
+        return self._k("story", "names", story_id)
 
     # Webhook delivery.
     @property
