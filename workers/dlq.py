@@ -25,9 +25,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.models import DeadLetter
+from workers import metrics
 from workers.keys import Keys
 from workers.logs import get_logger
-from workers.streams import Streams
+from workers.streams import Ack, Streams
 
 __all__ = [
     "ReplayResult",
@@ -68,8 +69,16 @@ def dead_letter(
     attempts: int = 1,
     article_id: str | None = None,
     batch_id: str | None = None,
-) -> DeadLetter:
-    """Append one dead letter and log the article's outcome event ``article.dead_lettered``."""
+    entry: str | None = None,
+    ttl_s: int = 24 * 3600,
+) -> DeadLetter | None:
+    """Append one dead letter and log the article's outcome event ``article.dead_lettered``.
+
+    ``entry`` is the ingest stream entry the payload was read from: the dead letter is
+    written at most once per entry (marker, ``ttl_s``) and the entry is acknowledged in
+    the ingest group in the same atomic step. Return ``None`` when that entry was already
+    dead-lettered (a redelivered or re-driven copy).
+    """
     encoding = "utf-8"
     if isinstance(payload, bytes):
         try:
@@ -84,7 +93,7 @@ def dead_letter(
         except UnicodeEncodeError:  # lone surrogates: keep the exact code units
             text = base64.b64encode(payload.encode("utf-8", "surrogatepass")).decode("ascii")
             encoding = "base64"
-    entry = DeadLetter(
+    letter = DeadLetter(
         reason=reason,
         detail=detail[:2000],
         stage=stage,
@@ -95,7 +104,22 @@ def dead_letter(
         article_id=article_id,
         batch_id=batch_id,
     )
-    streams.add(keys.dlq, {FIELD: entry.model_dump_json()})
+    fields = {FIELD: letter.model_dump_json()}
+    if entry is None:
+        streams.add(keys.dlq, fields)
+    elif (
+        streams.add_once(
+            keys.dlq,
+            fields,
+            marker=keys.dead_lettered(entry),
+            ttl_s=ttl_s,
+            ack=Ack(keys.ingest, keys.ingest_group, entry),
+        )
+        is None
+    ):
+        get_logger().info("article.dead_letter_repeated", reason=reason, stage=stage, entry=entry)
+        return None
+    metrics.dead_lettered(stage, reason)
     get_logger().warning(
         "article.dead_lettered",
         reason=reason,
@@ -104,7 +128,7 @@ def dead_letter(
         attempts=attempts,
         **({"article_id": article_id} if article_id else {}),
     )
-    return entry
+    return letter
 
 
 def payload_bytes(entry: DeadLetter) -> bytes:

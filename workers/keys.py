@@ -146,34 +146,9 @@ class Keys:
         """Set: ids of the stories with a member whose event signature has this entity/term."""
         return self._k("story", "event", key)
 
-    def story_lead(self, key: str) -> str:
-        """Set: stories with a member filed under headline word ``key`` (``f``: a brief's
-        word, ``l``: one of a longer article's rarest lead words; ``pipeline.story``)."""
-        return self._k("story", "lead", key)
-
     def story_members(self, story_id: str) -> str:
         """Hash: a story's articles, record id -> JSON summary (``workers.stages.story_members``)."""
         return self._k("story", "members", story_id)
-
-    # Learned name variants (``workers.stages.names``).
-    @property
-    def names(self) -> str:
-        """Hash: learned name key (``n|``, ``f|``, ``s|`` + spelling) -> owning ``x:`` id or ``*``."""
-        return self._k("names", "keys")
-
-    @property
-    def names_seen(self) -> str:
-        """Sorted set: learned name keys by last-seen time (the oldest are dropped past the cap)."""
-        return self._k("names", "seen")
-
-    @property
-    def names_overrides(self) -> str:
-        """Hash: ``x:`` id -> the id an operator merged it into ("" = split: never merged)."""
-        return self._k("names", "overrides")
-
-    def story_names(self, story_id: str) -> str:
-        """Hash: a story's learned name keys -> owning id (expires with the story window)."""
-        return self._k("story", "names", story_id)
 
     # Webhook delivery.
     @property

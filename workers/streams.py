@@ -5,16 +5,29 @@ Why a seam: emitters, the dead-letter writer and the ingest validator only ever
 integration tests use ``RedisStreams`` against a real server.
 
 ``add_once`` appends at most once per marker key: a redelivered emit (worker killed after
-the write, before the ack) must not append the same record or alert twice.
+the write, before the ack) must not append the same record or alert twice. Given ``ack``
+(an ingest entry), the same script acknowledges that entry in its consumer group: the
+article's outcome and the end of its pending state are one atomic step, so no crash can
+leave one without the other (end-to-end acknowledgement, docs/decisions.md).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MemoryStreams", "RedisStreams", "Streams"]
+__all__ = ["Ack", "MemoryStreams", "RedisStreams", "Streams"]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """An entry of a consumer group to acknowledge together with a write."""
+
+    stream: str
+    group: str
+    entry: str
 
 
 class Streams(Protocol):
@@ -25,11 +38,19 @@ class Streams(Protocol):
         ...
 
     def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+        self,
+        stream: str,
+        fields: dict[str, str],
+        *,
+        marker: str,
+        ttl_s: int,
+        ack: Ack | None = None,
     ) -> str | None:
         """Append ``fields`` unless ``marker`` is set, setting it with the entry (atomically).
 
-        Return the new entry id, or ``None`` when the marker said it was already written.
+        ``ack``: also acknowledge this entry in its group, in the same atomic step (also
+        when the marker was already set). Return the new entry id, or ``None`` when the
+        marker said it was already written.
         """
         ...
 
@@ -38,8 +59,18 @@ class Streams(Protocol):
 # is the script's first write, so a refusal (OOM on a noeviction Redis, a wrong key
 # type) leaves nothing behind, and the SET after it cannot fail: a marker never exists
 # without its entry. Scripts are atomic, so no other client sees one without the other.
+# KEYS[3] (optional): the ingest stream whose entry ARGV[3] of group ARGV[4] is acknowledged
+# last (XACK is not refused on OOM); the script is replicated and written to the AOF as one
+# unit, so a restarted Redis holds the entry, its marker and the ack, or none of them.
 _ADD_ONCE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local first = 3
+if #KEYS == 3 then
+  first = 5
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('XACK', KEYS[3], ARGV[4], ARGV[3])
+    return false
+  end
+elseif redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local args = {'XADD', KEYS[1]}
 if tonumber(ARGV[2]) > 0 then
   args[#args + 1] = 'MAXLEN'
@@ -47,9 +78,10 @@ if tonumber(ARGV[2]) > 0 then
   args[#args + 1] = ARGV[2]
 end
 args[#args + 1] = '*'
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+for i = first, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
+if #KEYS == 3 then redis.call('XACK', KEYS[3], ARGV[4], ARGV[3]) end
 return id
 """
 
@@ -79,33 +111,52 @@ class RedisStreams:
         return _s(entry_id) or ""
 
     def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+        self,
+        stream: str,
+        fields: dict[str, str],
+        *,
+        marker: str,
+        ttl_s: int,
+        ack: Ack | None = None,
     ) -> str | None:
         if self._add_once is None:
             self._add_once = self.client.register_script(_ADD_ONCE)
+        keys = [stream, marker]
         args: list[Any] = [ttl_s, self.maxlen.get(stream, 0)]
+        if ack is not None:
+            keys.append(ack.stream)
+            args += [ack.entry, ack.group]
         for name, value in fields.items():
             args += [name, value]
-        return _s(self._add_once(keys=[stream, marker], args=args))
+        return _s(self._add_once(keys=keys, args=args))
 
 
 class MemoryStreams:
     """An in-memory stand-in: ``entries[stream]`` is the list of appended field dicts.
 
-    Markers of ``add_once`` never expire.
+    Markers of ``add_once`` never expire; ``acked`` lists the acknowledged entries.
     """
 
     def __init__(self) -> None:
         self.entries: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.markers: dict[str, str] = {}
+        self.acked: list[Ack] = []
 
     def add(self, stream: str, fields: dict[str, str]) -> str:
         self.entries[stream].append(dict(fields))
         return f"0-{len(self.entries[stream])}"
 
     def add_once(
-        self, stream: str, fields: dict[str, str], *, marker: str, ttl_s: int
+        self,
+        stream: str,
+        fields: dict[str, str],
+        *,
+        marker: str,
+        ttl_s: int,
+        ack: Ack | None = None,
     ) -> str | None:
+        if ack is not None and ack not in self.acked:
+            self.acked.append(ack)
         if marker in self.markers:
             return None
         self.markers[marker] = self.add(stream, fields)

@@ -69,7 +69,6 @@ class KnowledgeBase:
         entries: Iterable[EntityEntry] = (),
         *,
         builtin_ids: Iterable[str] = (),
-        strict_ids: Iterable[str] = (),
         name_finder: NameFinder | None = None,
     ) -> None:
         # Optional statistical finder for names outside the knowledge base (``ner``);
@@ -80,10 +79,6 @@ class KnowledgeBase:
             by_id[entry.id] = entry
         self.entries: dict[str, EntityEntry] = by_id
         self.builtin_ids: frozenset[str] = frozenset(i for i in builtin_ids if i in by_id)
-        # Entries named with ordinary words (a town called Mobile): their forms without a
-        # comma must be written in capitals (a dateline) and never join a key another
-        # entry has; their ``Name, Region`` forms link as usual.
-        self.strict_ids: frozenset[str] = frozenset(i for i in strict_ids if i in by_id)
         self._list: list[EntityEntry] = list(by_id.values())
         # folded key -> key id; a word-level prefix of a key that is no key itself -> -1
         self._keys: dict[str, int] = {}
@@ -108,21 +103,16 @@ class KnowledgeBase:
     @classmethod
     def builtin(cls) -> KnowledgeBase:
         """Return the built-in knowledge base: countries, capitals, major cities."""
-        from pipeline.entities.builtin import builtin_entries, strict_ids
+        from pipeline.entities.builtin import builtin_entries
 
         entries = builtin_entries()
-        return cls(
-            entries,
-            builtin_ids=[e.id for e in entries],
-            strict_ids=strict_ids(),
-        )
+        return cls(entries, builtin_ids=[e.id for e in entries])
 
     def extended(self, entries: Iterable[EntityEntry]) -> KnowledgeBase:
         """Return a new knowledge base with ``entries`` added (same id replaces)."""
         return KnowledgeBase(
             [*self.entries.values(), *entries],
             builtin_ids=self.builtin_ids,
-            strict_ids=self.strict_ids,
             name_finder=self.name_finder,
         )
 
@@ -165,14 +155,6 @@ class KnowledgeBase:
         table = self._keys
         get = table.get
         persons = bytearray(e.type == "PERSON" for e in self._list)
-        strict = bytearray(e.id in self.strict_ids for e in self._list)
-        places = bytearray(e.type == "LOC" for e in self._list)
-        upper, title, capitalised = (
-            int(CaseRule.UPPER),
-            int(CaseRule.TITLE),
-            int(CaseRule.CAPITALISED),
-        )
-        alias_kind = int(Kind.ALIAS)
         single, rules = self._single, self._rules
         any_upper, demonym, name_kind, variant = (
             int(CaseRule.ANY_UPPER),
@@ -196,12 +178,6 @@ class KnowledgeBase:
                         continue
                     else:
                         rule = int(case_rule(form, key, person=person and kind != demonym))
-                    if rule == title and places[n] and size >= 4 and kind <= alias_kind:
-                        rule = capitalised  # a place in a dateline: DUBAI, PARIS
-                    if strict[n] and "," not in key:
-                        if get(key, -1) >= 0:
-                            continue  # an ordinary word another entry names: leave it to it
-                        rule = upper
                     if check and not person and (kind == name_kind or kind == variant):
                         named = builtin_names.get(key, ())
                         if len(named) == 1:

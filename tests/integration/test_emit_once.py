@@ -11,6 +11,7 @@ import redis
 
 from pipeline.models import Alert, EnrichedRecord, Language
 from pipeline.watchlist import Delivery, Watchlist
+from workers.dlq import dead_letter
 from workers.keys import Keys
 from workers.settings import Settings
 from workers.stages.batch import new_item
@@ -136,3 +137,44 @@ def test_the_workers_emitter_uses_the_settings(redis_url: str) -> None:
         step_emit(_item(f"2-{n}", _record(f"x{n}"), []), emitter)
     node = int(client.config_get("stream-node-max-entries")["stream-node-max-entries"])
     assert 50 <= client.xlen(KEYS.enriched) <= 50 + node
+
+
+# -- end-to-end acknowledgement: the outcome and the ack are one step ----------------------
+
+
+def _read_entry(client: redis.Redis) -> str:
+    client.xgroup_create(KEYS.ingest, KEYS.ingest_group, id="0", mkstream=True)
+    client.xadd(KEYS.ingest, {"article": "{}"})
+    taken = client.xreadgroup(KEYS.ingest_group, "reader", {KEYS.ingest: ">"}, count=1)
+    return str(taken[0][1][0][0])
+
+
+def test_the_record_acknowledges_its_ingest_entry(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry = _read_entry(client)
+    emitter = _emitter(client, lambda a, w: None)
+    step_emit(_item(entry, _record(), []), emitter)
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+    assert client.xlen(KEYS.enriched) == 1
+
+
+def test_a_refused_record_leaves_its_entry_pending(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry = _read_entry(client)
+    client.set(KEYS.enriched, "not a stream")  # the XADD fails: nothing may be acknowledged
+    with pytest.raises(redis.ResponseError):
+        step_emit(_item(entry, _record(), []), _emitter(client, lambda a, w: None))
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 1  # re-driven later
+    assert not client.exists(KEYS.emitted_record("a1", entry))
+
+
+def test_a_dead_letter_acknowledges_its_entry_once(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry = _read_entry(client)
+    streams = RedisStreams(client)
+    for _ in range(2):  # the second is a redelivered copy of the same failing item
+        dead_letter(
+            streams, KEYS, reason="r", detail="d", stage="articles.clean", payload="{}", entry=entry
+        )
+    assert client.xlen(KEYS.dlq) == 1
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0

@@ -14,7 +14,7 @@ import structlog
 from click.testing import CliRunner
 
 from pipeline.models import EnrichedRecord, Language
-from tests.ingest_helpers import Clock, article, make_service
+from tests.ingest_helpers import Clock, article, finish, make_service
 from workers import logs
 from workers.cli import main
 from workers.dlq import dead_letter
@@ -55,11 +55,17 @@ def _sent_urls(sent: list[dict[str, Any]]) -> list[str]:
 
 def test_acknowledged_entries_go_and_unread_ones_stay(redis_url: str) -> None:
     sent: list[dict[str, Any]] = []
-    service, client, _ = _service(redis_url, sent)
+    service, client, clock = _service(redis_url, sent)
     ids = _push(client, 0, 7)
     assert service.poll_once(block_ms=10) == 3
-    assert _ids(client) == ids[3:]  # the three sent are gone, the four unread are all there
+    assert _ids(client) == ids  # sent but not finished: kept (the pipeline may need them)
+    finish(client, KEYS, sent)  # their records are written, which acknowledges them
+    clock.now += 10
     assert service.poll_once(block_ms=10) == 3
+    assert _ids(client) == ids[3:]  # the three finished are gone, the rest are all there
+    finish(client, KEYS, sent[1:])
+    clock.now += 10
+    service.poll_once(block_ms=10)
     assert _ids(client) == ids[6:]
     assert service.stats["trimmed"] == 6
 
@@ -69,11 +75,15 @@ def test_pending_entries_of_a_crashed_reader_are_kept_until_handed_on(redis_url:
     service, client, clock = _service(redis_url, sent)
     done = _push(client, 0, 3)
     assert service.poll_once(block_ms=10) == 3
+    finish(client, KEYS, sent)
     stuck = _push(client, 3, 2)
     # Another reader takes two entries and dies before handing them on.
     client.xreadgroup(KEYS.ingest_group, "dead", {KEYS.ingest: ">"}, count=2)
     later = _push(client, 5, 3)
     assert service.poll_once(block_ms=10) == 3
+    finish(client, KEYS, sent[1:])
+    clock.now += 10
+    service.poll_once(block_ms=10)
     kept = _ids(client)
     assert not set(done) & set(kept)  # acknowledged before the stuck ones: trimmed
     assert kept[:2] == stuck  # pending: kept (and what follows them, MINID cuts below only)
@@ -84,7 +94,10 @@ def test_pending_entries_of_a_crashed_reader_are_kept_until_handed_on(redis_url:
     clock.now += 1
     assert service.poll_once(block_ms=10) == 2
     assert _sent_urls(sent)[-2:] == ["https://retention.example/3", "https://retention.example/4"]
-    assert _ids(client) == []  # everything handed on: the stream is empty
+    finish(client, KEYS, sent[2:])
+    clock.now += 10
+    service.poll_once(block_ms=10)
+    assert _ids(client) == []  # everything finished: the stream is empty
 
 
 def _parse(entry_id: str | None) -> tuple[int, int]:
@@ -100,6 +113,7 @@ def test_every_consumer_group_is_respected(redis_url: str) -> None:
     ids = _push(client, 0, 6)
     assert service.poll_once(block_ms=10) == 3
     assert service.poll_once(block_ms=10) == 3
+    finish(client, KEYS, sent)
     assert _ids(client) == ids  # the archive group has read nothing yet
     got = client.xreadgroup("archive", "a1", {KEYS.ingest: ">"}, count=4)
     client.xack(KEYS.ingest, "archive", *[i for i, _ in got[0][1]])
@@ -116,6 +130,7 @@ def test_retention_off_keeps_every_entry(redis_url: str) -> None:
     service, client, clock = _service(redis_url, sent, ingest_retention=False)
     ids = _push(client, 0, 3)
     assert service.poll_once(block_ms=10) == 3
+    finish(client, KEYS, sent)
     clock.now += 10
     service.poll_once(block_ms=10)
     assert _ids(client) == ids

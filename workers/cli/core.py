@@ -23,7 +23,7 @@ from workers.settings import get_settings
 # Default thread count of a worker that consumes only the ``deliver`` queue.
 DELIVER_THREADS = 16
 
-__all__ = ["demo", "ingest", "process", "push", "tail", "up", "worker"]
+__all__ = ["demo", "ingest", "process", "push", "status", "tail", "up", "worker"]
 
 
 def _client(decode: bool = True) -> Any:
@@ -45,8 +45,23 @@ def up(concurrency: int | None) -> None:
     """Run everything in the foreground: ingest and workers for all queues (Ctrl-C stops).
 
     With no WIREWATCH_REDIS_URL, starts the embedded server in WIREWATCH_DATA_DIR;
-    other commands in another terminal find it there.
+    other commands in another terminal find it there. One `up` per data directory; a
+    child that dies is restarted; SIGTERM, SIGINT and SIGHUP stop everything.
     """
+    from workers.runtime.embedded import DamagedAOF, DataDirBusy, hold_data_dir
+
+    settings = get_settings()
+    try:
+        with hold_data_dir(settings.data_dir):
+            _up(concurrency)
+    except DataDirBusy as exc:
+        fail(str(exc), code=1)
+    except DamagedAOF as exc:
+        fail(str(exc), code=1)
+
+
+def _up(concurrency: int | None) -> None:
+    """The body of ``up``, run while this process holds the data directory."""
     from workers.connection import URL_FILE
     from workers.logs import configure_logging
     from workers.runtime.processes import ProcessGroup, service_argvs
@@ -55,10 +70,10 @@ def up(concurrency: int | None) -> None:
     configure_logging(settings.log_level, settings.log_format)
     server = None
     env = dict(os.environ)
+    data_dir = settings.data_dir.resolve()
     if settings.redis_url is None or not settings.redis_url.get_secret_value():
         from workers.runtime.embedded import start_server
 
-        data_dir = settings.data_dir.resolve()
         server = start_server(data_dir / "redis")
         (data_dir / URL_FILE).write_text(server.url + "\n")
         env["WIREWATCH_REDIS_URL"] = server.url
@@ -68,8 +83,9 @@ def up(concurrency: int | None) -> None:
     def _on_signal(signum: int, frame: object) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    # SIGHUP too: a closed terminal must stop the services, not orphan them.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
     group = ProcessGroup(env=env)
     code = 0
     try:
@@ -79,17 +95,23 @@ def up(concurrency: int | None) -> None:
             group.start(name, argv)
         click.echo(f"running: {', '.join(group.procs)} (Ctrl-C to stop)", err=True)
         while not stop.wait(0.5):
-            dead = group.dead()
-            if dead:
-                click.echo(f"stopping: process exited: {dead}", err=True)
-                code = 1
-                break
+            if server is not None and server.process.poll() is not None:
+                click.echo(
+                    f"embedded server exited with {server.process.returncode}: restarting",
+                    err=True,
+                )
+                server = start_server(data_dir / "redis", port=server.port)
+            for name, died in group.restart_dead().items():
+                click.echo(f"restarted {name}: it exited with {died}", err=True)
     finally:
         try:
             group.stop()
         finally:  # the server goes even if stopping a service failed
             if server is not None:
-                (settings.data_dir.resolve() / URL_FILE).unlink(missing_ok=True)
+                url_file = data_dir / URL_FILE
+                with contextlib.suppress(OSError):
+                    if url_file.read_text().strip() == server.url:  # ours, nobody else's
+                        url_file.unlink()
                 server.stop()
     raise SystemExit(code)
 
@@ -304,7 +326,7 @@ def process(
     )
 
 
-# -- tail -----------------------------------------------------------------------------
+# -- tail / status --------------------------------------------------------------------------
 
 _TAIL_FIELDS = {"enriched": "record", "alerts": "alert", "dlq": "entry"}
 
@@ -341,6 +363,74 @@ def tail(stream: str, lines: int, follow: bool) -> None:
                     last = entry_id
     except KeyboardInterrupt:
         pass
+
+
+def collect_status(client: Any, keys: Keys) -> dict[str, Any]:
+    """Return queue depths, ingest backlog and pending, stream lengths, dead letters."""
+    queues = {}
+    for q in QUEUES:
+        base = keys.celery_prefix + q
+        # kombu's Redis transport keeps one list per priority step: q, q\x06\x163, ...
+        queues[q] = sum(
+            int(client.llen(k)) for k in [base, *(f"{base}\x06\x16{p}" for p in (3, 6, 9))]
+        )
+    ingest: dict[str, Any] = {
+        "length": int(client.xlen(keys.ingest)),
+        "pending": 0,
+        "lag": None,
+        "consumers": 0,
+    }
+    try:
+        for group in client.xinfo_groups(keys.ingest):
+            name = group["name"]
+            if (name.decode() if isinstance(name, bytes) else name) == keys.ingest_group:
+                ingest.update(
+                    pending=int(group["pending"]),
+                    lag=group.get("lag"),
+                    consumers=int(group["consumers"]),
+                )
+    except Exception:  # no stream or group yet
+        pass
+    return {
+        "queues": queues,
+        "unacked": int(client.hlen(keys.celery_prefix + "unacked")),
+        "ingest": ingest,
+        "enriched": int(client.xlen(keys.enriched)),
+        "alerts": int(client.xlen(keys.alerts)),
+        "dead_letters": int(client.xlen(keys.dlq)),
+        "watchlists": int(client.hlen(keys.watchlists)),
+        "watchlists_version": int(client.get(keys.watchlists_version) or 0),
+        "deliveries_scheduled": int(client.zcard(keys.delivery_schedule)),
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Show queue depths, ingest backlog and pending entries, stream lengths and dead letters."""
+    keys = Keys(get_settings().prefix)
+    info = collect_status(_client(), keys)
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    click.echo(
+        "queues:      "
+        + "  ".join(f"{q}={n}" for q, n in info["queues"].items())
+        + f"  (in progress: {info['unacked']})"
+    )
+    ing = info["ingest"]
+    # The group's lag (Redis 7+) counts unread entries even when acknowledged ones are kept
+    # (WIREWATCH_INGEST_RETENTION=false); length - pending is the fallback.
+    waiting = ing["lag"] if ing["lag"] is not None else ing["length"] - ing["pending"]
+    click.echo(
+        f"ingest:      waiting={waiting}  pending={ing['pending']}  consumers={ing['consumers']}"
+    )
+    click.echo(f"enriched:    {info['enriched']}")
+    click.echo(
+        f"alerts:      {info['alerts']}  (deliveries scheduled: {info['deliveries_scheduled']})"
+    )
+    click.echo(f"dead letters: {info['dead_letters']}")
+    click.echo(f"watchlists:  {info['watchlists']} (version {info['watchlists_version']})")
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -4,7 +4,16 @@ Flow per entry: read (``XREADGROUP``) -> validate the ``article`` field
 (``workers.ingest.validation``; bad input is dead-lettered with its reason and original
 bytes, then acknowledged) -> add to the current micro-batch -> when the batch holds
 ``WIREWATCH_BATCH_SIZE`` articles or its first one waited ``WIREWATCH_BATCH_WAIT_MS``,
-send one Celery chain -> only then ``XACK``.
+send one Celery chain. The entries stay pending in the group: the stage that writes an
+article's enriched record or dead letter acknowledges its entry in the same script
+(end-to-end acknowledgement, ``workers.ingest.ledger``). Bad input is dead-lettered here
+the same way.
+
+Re-drive: entries idle (no stage showed progress on them) for longer than
+``WIREWATCH_INGEST_CLAIM_IDLE_MS`` are claimed and sent down the pipeline again; a broker
+message lost by a kill, a Redis restart or a give-up publish is recovered that way, within
+a bound set here, not by the broker's visibility timeout. To keep queued work from looking
+stranded, at most ``WIREWATCH_INGEST_MAX_INFLIGHT`` entries are in the pipeline at once.
 
 Retention (``WIREWATCH_INGEST_RETENTION``, on by default): after each round that
 acknowledged something, and every few seconds anyway, the stream is trimmed with
@@ -13,9 +22,9 @@ pending entry, or the first one after its last-delivered id). Acknowledged bodie
 not pile up on a ``noeviction`` Redis, and an entry that is pending or not yet read,
 by this group or by any other group on the stream, is never removed.
 
-Crash safety: entries read but not acknowledged stay pending in the group. Every
-few seconds the service claims entries idle for ``WIREWATCH_INGEST_CLAIM_IDLE_MS``
-from any consumer (a crashed reader) and processes them; an entry delivered
+Crash safety: entries read but not finished stay pending in the group. Every few
+seconds the service claims entries idle for ``WIREWATCH_INGEST_CLAIM_IDLE_MS`` from any
+consumer (a crashed reader, the pipeline) and sends them again; an entry delivered
 ``WIREWATCH_INGEST_MAX_ATTEMPTS`` times is dead-lettered (``ingest_attempts_exhausted``).
 Several ingest processes may run side by side; the group shares the work.
 Exact re-crawls are not dropped here: the story stage recognises them.
@@ -40,7 +49,9 @@ import redis
 
 from pipeline.errors import PipelineError
 from pipeline.flow import article_id
+from workers import metrics
 from workers.dlq import dead_letter
+from workers.ingest.ledger import touch
 from workers.ingest.validation import parse_article
 from workers.keys import Keys
 from workers.logs import bound, get_logger
@@ -55,6 +66,7 @@ _CLAIM_EVERY_S = 5.0  # at most; never less often than half the claim idle time
 _TRIM_EVERY_S = 5.0  # trims when nothing was acknowledged here (other groups, other readers)
 _MAX_SEQ = 2**64 - 1
 _DEAD_CONSUMER_IDLE_MS = 3_600_000
+_FULL_WAIT_S = 0.05  # the pipeline holds the in-flight limit: look again this soon
 
 
 def _s(value: Any) -> str:
@@ -130,6 +142,7 @@ class IngestService:
             "batches": 0,
             "reclaimed": 0,
             "trimmed": 0,
+            "held_back": 0,
         }
         self.log = get_logger(consumer=self.consumer)
 
@@ -147,6 +160,7 @@ class IngestService:
     # -- one entry -----------------------------------------------------------------------
     def _accept(self, entry_id: str, fields: dict[bytes, bytes], *, attempts: int = 1) -> None:
         self.stats["read"] += 1
+        metrics.articles_in("ingest")
         raw = fields.get(FIELD)
         if raw is None:
             payload = json.dumps(
@@ -172,7 +186,7 @@ class IngestService:
         self, entry_id: str, reason: str, detail: str, payload: str | bytes, attempts: int
     ) -> None:
         with bound(entry_id=entry_id):
-            dead_letter(
+            dead_letter(  # acknowledges the entry in the same script
                 self.streams,
                 self.keys,
                 reason=reason,
@@ -180,9 +194,12 @@ class IngestService:
                 stage="ingest",
                 payload=payload,
                 attempts=attempts,
+                entry=entry_id,
+                ttl_s=self.settings.emit_dedup_ttl_s,
             )
-        self._ack([entry_id])
+        self._acked = True
         self.stats["dead_lettered"] += 1
+        metrics.articles_out("ingest", "dead_lettered")
 
     def _ack(self, entry_ids: list[str]) -> None:
         """Acknowledge; the entries leave the stream with the next ``trim``."""
@@ -226,25 +243,50 @@ class IngestService:
         return (self.clock() - self.pending.started) * 1000 >= self.settings.batch_wait_ms
 
     def flush(self) -> int:
-        """Send the current batch as one chain, then acknowledge its entries; return its size."""
+        """Send the current batch as one chain; return its size.
+
+        Its entries stay pending until their records or dead letters are written; the
+        send counts as progress on them (their idle time starts again).
+        """
         if not self.pending.items:
             return 0
         pending = self.pending
         pending.batch_id = pending.batch_id or uuid.uuid4().hex[:16]
         with bound(batch_id=pending.batch_id):
-            if not pending.sent:  # after a failed ack, only the ack is retried
+            if not pending.sent:  # after a failed touch, only the touch is retried
                 self.send(new_batch(pending.batch_id, pending.items))
                 pending.sent = True
-            self._ack(pending.entry_ids)
+            touch(self.client, self.keys, pending.entry_ids)
             size = len(self.pending.items)
             self.log.info("batch.sent", size=size)
         self.pending = _Pending()
         self.stats["batches"] += 1
+        metrics.batch_ran("ingest", size)
         return size
 
     # -- crash recovery ------------------------------------------------------------------
+    def room(self) -> int:
+        """Return how many more entries may enter the pipeline (``WIREWATCH_INGEST_MAX_INFLIGHT``).
+
+        In flight = pending in the group and not held here. Why a limit: an entry waiting
+        in a long Celery queue shows no progress, and would be re-driven although nothing
+        was lost; with at most this many in flight, the wait stays well below the idle
+        time that triggers a re-drive.
+        """
+        limit = self.settings.ingest_max_inflight
+        if not limit:
+            return self.settings.batch_size
+        summary = self.client.xpending(self.keys.ingest, self.keys.ingest_group)
+        inflight = int(summary["pending"]) - len(self.pending.entry_ids)
+        return limit - inflight
+
     def reclaim(self) -> int:
-        """Claim entries left pending by dead consumers; dead-letter those that keep failing."""
+        """Re-drive entries nobody showed progress on; dead-letter those that keep failing.
+
+        Covers a crashed ingest reader and every loss downstream (a killed worker, a lost
+        broker message, a Redis restart): the record or dead letter of a finished entry
+        acknowledged it, so what is still pending and idle was stranded.
+        """
         rows = self.client.xpending_range(
             self.keys.ingest,
             self.keys.ingest_group,
@@ -295,7 +337,8 @@ class IngestService:
             self.client.xack(self.keys.ingest, self.keys.ingest_group, *gone)
         self.stats["reclaimed"] += len(found)
         if found:
-            self.log.info("ingest.reclaimed", entries=len(found))
+            self.log.warning("ingest.redriven", entries=len(found))
+            metrics.redriven(len(found))
         return len(found)
 
     def _forget_dead_consumers(self) -> None:
@@ -322,8 +365,13 @@ class IngestService:
         if self.pending.items:
             left_ms = self.settings.batch_wait_ms - (now - self.pending.started) * 1000
             block_ms = int(max(1, min(block_ms, left_ms)))
-        want = max(1, self.settings.batch_size - len(self.pending.items))
-        if not self._due():
+        want = 0 if self._due() else self.settings.batch_size - len(self.pending.items)
+        if want > 0 and self.room() <= 0:
+            want = 0
+            self.stats["held_back"] += 1
+            time.sleep(_FULL_WAIT_S)
+        if want > 0:
+            want = min(want, max(1, self.room()))
             reply = self.client.xreadgroup(
                 self.keys.ingest_group,
                 self.consumer,

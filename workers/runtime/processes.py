@@ -3,7 +3,9 @@
 Why: ``wirewatch up``, ``wirewatch demo`` and the integration/e2e fixtures all run
 the same argv as docker-compose (``workers.runtime.commands``), as real child processes,
 and must stop them cleanly (SIGTERM, then a deadline, then SIGKILL) so no test or
-demo leaves a worker behind.
+demo leaves a worker behind. ``up`` also supervises them: ``restart_dead`` starts a
+child that died again (with a growing delay if it keeps dying at once), as compose and
+Kubernetes restart containers.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class ProcessGroup:
     log_dir: Path | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
+    _argvs: dict[str, list[str]] = field(default_factory=dict)
+    _started: dict[str, float] = field(default_factory=dict)
+    _delay: dict[str, float] = field(default_factory=dict)
+    _due: dict[str, float] = field(default_factory=dict)
 
     def start(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         """Start ``argv`` as ``name``; its output goes to ``log_dir/name.log`` or is inherited."""
@@ -74,7 +80,32 @@ class ProcessGroup:
             start_new_session=True,
         )
         self.procs[name] = proc
+        self._argvs[name] = list(argv)
+        self._started[name] = time.monotonic()
         return proc
+
+    def restart_dead(
+        self, *, min_uptime_s: float = 10.0, max_delay_s: float = 30.0
+    ) -> dict[str, int]:
+        """Start again every child that exited; return name -> the exit code it died with.
+
+        A child that dies within ``min_uptime_s`` of its start waits before the next start,
+        1 s doubling up to ``max_delay_s``, so a crash loop does not spin a core; one that
+        ran longer is restarted at once.
+        """
+        restarted: dict[str, int] = {}
+        now = time.monotonic()
+        for name, code in self.dead().items():
+            if name not in self._due:
+                quick = now - self._started.get(name, 0.0) < min_uptime_s
+                delay = min(max_delay_s, self._delay.get(name, 0.5) * 2) if quick else 0.0
+                self._delay[name] = delay or 0.5
+                self._due[name] = now + delay
+            if now >= self._due[name]:
+                del self._due[name]
+                self.start(name, self._argvs[name])
+                restarted[name] = code
+        return restarted
 
     def dead(self) -> dict[str, int]:
         """Return name -> exit code of every child that has exited."""

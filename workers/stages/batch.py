@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import PermanentError, TransientError
+from workers import metrics
 from workers.dlq import dead_letter
 from workers.keys import Keys
 from workers.logs import bound, get_logger
@@ -117,6 +118,7 @@ def run_batch(
             attempts=int(item.get("attempts", 0)) + 1,
             article_id=item.get("id"),
             batch_id=batch_id,
+            entry=item.get("entry"),
         )
         out.dead += 1
 
@@ -143,4 +145,5 @@ def run_batch(
             except Exception as exc:  # a bug on one article must not fail its batch-mates
                 log.error("item.failed", stage=stage, exc_info=True)
                 _dead(item, "internal_error", f"{type(exc).__name__}: {exc}")
+    metrics.batch_ran(stage, len(items), out)
     return out

@@ -20,6 +20,10 @@ ack) would append the same entry twice. Each alert and each record read from one
 entry is appended together with a marker key (``Streams.add_once``, one script on
 Redis), and a marker that is already set turns the append into a no-op. A re-crawl is a new ingest
 entry and still gets its own record.
+
+End-to-end acknowledgement: the record's script also acknowledges its ingest entry, which
+stayed pending in the ingest group since it was read; the ingest service re-drives an entry
+left pending too long, so a message the broker lost is sent again (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from typing import Any, Literal, Protocol
 
 from pipeline.models import Alert, AlertArticle, AlertRef, EnrichedRecord, Match
 from pipeline.watchlist import Watchlist
+from workers import metrics
 from workers.keys import Keys
 from workers.logs import get_logger
-from workers.streams import Streams
+from workers.streams import Ack, Streams
 
 __all__ = [
     "AlertLedger",
@@ -225,7 +230,11 @@ class Emitter:
         else:
             marker = self.keys.emitted_record(record.id, source_entry)
             added = self.streams.add_once(
-                self.keys.enriched, fields, marker=marker, ttl_s=self.record_ttl_s
+                self.keys.enriched,
+                fields,
+                marker=marker,
+                ttl_s=self.record_ttl_s,
+                ack=Ack(self.keys.ingest, self.keys.ingest_group, source_entry),
             )
             fresh = added is not None
         if self.attach is not None:  # idempotent: a repeated emit finishes an interrupted one
@@ -233,6 +242,7 @@ class Emitter:
         if not fresh:
             log.info("article.emit_repeated", entry=source_entry, alerts=len(refs))
             return record
+        metrics.enriched(source_entry)
         log.info(
             "article.enriched",
             language=record.language.code,
