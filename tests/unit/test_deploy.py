@@ -477,3 +477,43 @@ def test_runbook_covers_the_operations() -> None:
         "## Alerts",
     ):
         assert needed in runbook, needed
+
+
+def test_every_service_process_exposes_metrics_in_compose_and_kubernetes() -> None:
+    for name, service in _services().items():
+        if service.get("command", [None])[0] == "wirewatch":
+            assert service["environment"]["WIREWATCH_METRICS_PORT"] == "9400", name
+    config = _k8s("ConfigMap")["wirewatch-config"]["data"]
+    port = config["WIREWATCH_METRICS_PORT"]
+    deployments = _k8s("Deployment")
+    for name in ["ingest", *(f"worker-{g}" for g in WORKER_GROUPS)]:
+        template = deployments[name]["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == port, name
+        ports = template["spec"]["containers"][0]["ports"]
+        assert {"name": "metrics", "containerPort": int(port)} in ports, name
+
+
+def test_grafana_dashboard_charts_the_wirewatch_metrics() -> None:
+    import re
+
+    dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    used = set(re.findall(r"\bwirewatch_[a-z_]+", exprs))
+    families = {
+        "wirewatch_articles_out_total",
+        "wirewatch_stage_seconds_bucket",
+        "wirewatch_push_to_enriched_seconds_bucket",
+        "wirewatch_batch_size_sum",
+        "wirewatch_dead_letters_total",
+        "wirewatch_deliveries_total",
+        "wirewatch_redriven_total",
+        "wirewatch_watchlists_loaded",
+        "wirewatch_kb_entries_loaded",
+    }
+    assert families <= used, sorted(families - used)
+    source = (ROOT / "workers" / "metrics.py").read_text()
+    for name in used:  # every charted family is one the module defines
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert f'"{base}"' in source, name

@@ -93,11 +93,32 @@ def test_readme_webhook_snippet_verifies_a_signed_alert() -> None:
 def test_readme_xadd_line_is_a_valid_article() -> None:
     from pipeline.models import Article
 
-    line = next(x for x in _text().splitlines() if x.startswith("redis-cli XADD"))
-    match = re.fullmatch(r"redis-cli XADD (\S+) '\*' article '(.*)'", line)
+    line = xadd_line()
+    match = re.fullmatch(
+        r'redis-cli -u "\$\(wirewatch url\)" XADD (\S+) \'\*\' article \'(.*)\'', line
+    )
     assert match, line
     assert match.group(1) == "wirewatch:ingest"
     Article.model_validate_json(match.group(2))
+
+
+def xadd_line() -> str:
+    """The README's one-line push for crawlers in any language (run by tests/e2e too)."""
+    return next(x for x in _text().splitlines() if x.startswith("redis-cli "))
+
+
+def push_snippet() -> str:
+    """The README's Python push example (run by tests/e2e too)."""
+    (snippet,) = [b for b in _blocks("python") if "push(" in b]
+    return snippet
+
+
+def test_readme_examples_find_the_server_instead_of_assuming_a_port() -> None:
+    # The embedded server takes a free port; a literal 6379 would push into another Redis.
+    assert "$(wirewatch url)" in xadd_line()
+    assert "redis_url()" in push_snippet()
+    for block in _blocks("sh") + _blocks("python"):
+        assert "6379" not in block and "localhost:" not in block, block
 
 
 def test_readme_links_resolve() -> None:
@@ -138,3 +159,15 @@ def test_documented_commands_exist(doc: str) -> None:
                 if command.get_command(ctx, path[1]) is None:
                     unknown.append(" ".join(path))
     assert not unknown, f"{doc} shows commands the CLI does not have: {unknown}"
+
+
+def test_the_retry_window_is_one_figure_computed_from_the_default_schedule() -> None:
+    from workers.delivery.schedule import parse_schedule
+
+    hours = sum(parse_schedule(Settings().webhook_retry_schedule)) / 3600
+    figure = f"about {hours:.1f} hours"
+    docs = [README, ROOT / "docs" / "webhooks.md", ROOT / "workers" / "delivery" / "schedule.py"]
+    for doc in docs:
+        text = doc.read_text()
+        stated = re.findall(r"about [\d.]+ hours", text)
+        assert stated and set(stated) == {figure}, f"{doc.name}: {stated}, expected {figure}"

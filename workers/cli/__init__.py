@@ -15,7 +15,7 @@ def main() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``main``.
-    from workers.cli import core, deliveries, dlq, entities, repair, stories, watchlist  # noqa: F401
+    from workers.cli import core, deliveries, dlq, entities, repair, status, stories, watchlist  # noqa: F401
 
 
 _register()

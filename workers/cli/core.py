@@ -23,7 +23,7 @@ from workers.settings import get_settings
 # Default thread count of a worker that consumes only the ``deliver`` queue.
 DELIVER_THREADS = 16
 
-__all__ = ["demo", "ingest", "process", "push", "status", "tail", "up", "worker"]
+__all__ = ["demo", "ingest", "process", "push", "tail", "up", "worker"]
 
 
 def _client(decode: bool = True) -> Any:
@@ -326,7 +326,7 @@ def process(
     )
 
 
-# -- tail / status --------------------------------------------------------------------------
+# -- tail -----------------------------------------------------------------------------
 
 _TAIL_FIELDS = {"enriched": "record", "alerts": "alert", "dlq": "entry"}
 
@@ -363,74 +363,6 @@ def tail(stream: str, lines: int, follow: bool) -> None:
                     last = entry_id
     except KeyboardInterrupt:
         pass
-
-
-def collect_status(client: Any, keys: Keys) -> dict[str, Any]:
-    """Return queue depths, ingest backlog and pending, stream lengths, dead letters."""
-    queues = {}
-    for q in QUEUES:
-        base = keys.celery_prefix + q
-        # kombu's Redis transport keeps one list per priority step: q, q\x06\x163, ...
-        queues[q] = sum(
-            int(client.llen(k)) for k in [base, *(f"{base}\x06\x16{p}" for p in (3, 6, 9))]
-        )
-    ingest: dict[str, Any] = {
-        "length": int(client.xlen(keys.ingest)),
-        "pending": 0,
-        "lag": None,
-        "consumers": 0,
-    }
-    try:
-        for group in client.xinfo_groups(keys.ingest):
-            name = group["name"]
-            if (name.decode() if isinstance(name, bytes) else name) == keys.ingest_group:
-                ingest.update(
-                    pending=int(group["pending"]),
-                    lag=group.get("lag"),
-                    consumers=int(group["consumers"]),
-                )
-    except Exception:  # no stream or group yet
-        pass
-    return {
-        "queues": queues,
-        "unacked": int(client.hlen(keys.celery_prefix + "unacked")),
-        "ingest": ingest,
-        "enriched": int(client.xlen(keys.enriched)),
-        "alerts": int(client.xlen(keys.alerts)),
-        "dead_letters": int(client.xlen(keys.dlq)),
-        "watchlists": int(client.hlen(keys.watchlists)),
-        "watchlists_version": int(client.get(keys.watchlists_version) or 0),
-        "deliveries_scheduled": int(client.zcard(keys.delivery_schedule)),
-    }
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(as_json: bool) -> None:
-    """Show queue depths, ingest backlog and pending entries, stream lengths and dead letters."""
-    keys = Keys(get_settings().prefix)
-    info = collect_status(_client(), keys)
-    if as_json:
-        click.echo(json.dumps(info))
-        return
-    click.echo(
-        "queues:      "
-        + "  ".join(f"{q}={n}" for q, n in info["queues"].items())
-        + f"  (in progress: {info['unacked']})"
-    )
-    ing = info["ingest"]
-    # The group's lag (Redis 7+) counts unread entries even when acknowledged ones are kept
-    # (WIREWATCH_INGEST_RETENTION=false); length - pending is the fallback.
-    waiting = ing["lag"] if ing["lag"] is not None else ing["length"] - ing["pending"]
-    click.echo(
-        f"ingest:      waiting={waiting}  pending={ing['pending']}  consumers={ing['consumers']}"
-    )
-    click.echo(f"enriched:    {info['enriched']}")
-    click.echo(
-        f"alerts:      {info['alerts']}  (deliveries scheduled: {info['deliveries_scheduled']})"
-    )
-    click.echo(f"dead letters: {info['dead_letters']}")
-    click.echo(f"watchlists:  {info['watchlists']} (version {info['watchlists_version']})")
 
 
 # -- demo -----------------------------------------------------------------------------------

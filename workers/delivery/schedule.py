@@ -1,7 +1,7 @@
 """When to try a webhook again, and the Redis sorted set that remembers it.
 
 The default schedule follows Svix: immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
-10 h, 10 h (about 27 hours in total), each wait stretched or shrunk by
+10 h, 10 h (about 27.6 hours in total), each wait stretched or shrunk by
 a random jitter so a recovered endpoint is not hit by a thundering herd. Waits
 live in the sorted set ``keys.delivery_schedule`` (member = alert id, score =
 due time), never in Celery countdowns: a countdown longer than the broker's
