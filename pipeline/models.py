@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 __all__ = [
     "PIPELINE_VERSION",
@@ -83,11 +90,23 @@ class Language(_Frozen):
 
 
 class Mention(_Frozen):
-    """A character span ``[start, end)`` into the record's ``text``."""
+    """A character span ``[start, end)`` into the record's ``text``.
+
+    ``role`` is the title or function written next to the name (``Defense
+    Minister``, ``Bundeskanzler``), never part of it; left out of JSON when absent.
+    """
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     text: str
+    role: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_role(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("role") is None:
+            data.pop("role", None)
+        return data
 
 
 class Entity(_Frozen):

@@ -69,6 +69,8 @@ class KnowledgeBase:
         entries: Iterable[EntityEntry] = (),
         *,
         builtin_ids: Iterable[str] = (),
+        strict_ids: Iterable[str] = (),
+        minor_ids: Iterable[str] = (),
         name_finder: NameFinder | None = None,
     ) -> None:
         # Optional statistical finder for names outside the knowledge base (``ner``);
@@ -79,6 +81,13 @@ class KnowledgeBase:
             by_id[entry.id] = entry
         self.entries: dict[str, EntityEntry] = by_id
         self.builtin_ids: frozenset[str] = frozenset(i for i in builtin_ids if i in by_id)
+        # Entries named with ordinary words (a town called Mobile): their forms without a
+        # comma must be written in capitals (a dateline) and never join a key another
+        # entry has; their ``Name, Region`` forms link as usual.
+        self.strict_ids: frozenset[str] = frozenset(i for i in strict_ids if i in by_id)
+        # Smaller places (towns, subdivisions): unlike countries and major cities, not a
+        # place when inside a longer capitalised name (``Hassan`` in ``Ali Hassan``).
+        self.minor_ids: frozenset[str] = frozenset(i for i in minor_ids if i in by_id)
         self._list: list[EntityEntry] = list(by_id.values())
         # folded key -> key id; a word-level prefix of a key that is no key itself -> -1
         self._keys: dict[str, int] = {}
@@ -101,18 +110,37 @@ class KnowledgeBase:
     # -- construction -------------------------------------------------------------
 
     @classmethod
-    def builtin(cls) -> KnowledgeBase:
-        """Return the built-in knowledge base: countries, capitals, major cities."""
-        from pipeline.entities.builtin import builtin_entries
+    def builtin(cls, *, recogniser: bool = True) -> KnowledgeBase:
+        """Return the built-in knowledge base: countries, capitals, major cities.
 
+        With ``recogniser`` (the default), names outside it are found by the
+        shipped named-entity model (``recogniser.default_recogniser``), which
+        raises ``RecogniserError`` here, at start-up, when its file is missing or
+        broken; ``recogniser=False`` keeps the capitalisation heuristic.
+        """
+        from pipeline.entities.builtin import builtin_entries, minor_ids, strict_ids
+
+        finder: NameFinder | None = None
+        if recogniser:
+            from pipeline.entities.recogniser import default_recogniser
+
+            finder = default_recogniser()
         entries = builtin_entries()
-        return cls(entries, builtin_ids=[e.id for e in entries])
+        return cls(
+            entries,
+            builtin_ids=[e.id for e in entries],
+            strict_ids=strict_ids(),
+            minor_ids=minor_ids(),
+            name_finder=finder,
+        )
 
     def extended(self, entries: Iterable[EntityEntry]) -> KnowledgeBase:
         """Return a new knowledge base with ``entries`` added (same id replaces)."""
         return KnowledgeBase(
             [*self.entries.values(), *entries],
             builtin_ids=self.builtin_ids,
+            strict_ids=self.strict_ids,
+            minor_ids=self.minor_ids,
             name_finder=self.name_finder,
         )
 
@@ -155,6 +183,14 @@ class KnowledgeBase:
         table = self._keys
         get = table.get
         persons = bytearray(e.type == "PERSON" for e in self._list)
+        strict = bytearray(e.id in self.strict_ids for e in self._list)
+        places = bytearray(e.type == "LOC" for e in self._list)
+        upper, title, capitalised = (
+            int(CaseRule.UPPER),
+            int(CaseRule.TITLE),
+            int(CaseRule.CAPITALISED),
+        )
+        alias_kind = int(Kind.ALIAS)
         single, rules = self._single, self._rules
         any_upper, demonym, name_kind, variant = (
             int(CaseRule.ANY_UPPER),
@@ -178,6 +214,12 @@ class KnowledgeBase:
                         continue
                     else:
                         rule = int(case_rule(form, key, person=person and kind != demonym))
+                    if rule == title and places[n] and size >= 4 and kind <= alias_kind:
+                        rule = capitalised  # a place in a dateline: DUBAI, PARIS
+                    if strict[n] and "," not in key:
+                        if get(key, -1) >= 0:
+                            continue  # an ordinary word another entry names: leave it to it
+                        rule = upper
                     if check and not person and (kind == name_kind or kind == variant):
                         named = builtin_names.get(key, ())
                         if len(named) == 1:
@@ -243,7 +285,7 @@ class KnowledgeBase:
         return tuple((p >> _KIND_BITS, p & 7) for p in self._multi[kid])
 
     def key_info(self, kid: int) -> tuple[tuple[Candidate, ...], bool, bool]:
-        """Return key ``kid``'s candidates, whether all are demonyms, whether all are places.
+        """Return key ``kid``'s candidates, whether all are demonyms, whether all are major places.
 
         Cached per key: tagging asks for the same keys (country names) in every article.
         """
@@ -254,12 +296,24 @@ class KnowledgeBase:
             info = (
                 cands,
                 all(kind == demonym for _, kind in cands),
-                all(self._list[e].type == "LOC" for e, _ in cands),
+                all(
+                    self._list[e].type == "LOC" and self._list[e].id not in self.minor_ids
+                    for e, _ in cands
+                ),
             )
             if len(self._info) >= _INFO_CACHE:
                 self._info.clear()
             self._info[kid] = info
         return info
+
+    def minor_place(self, kid: int) -> bool:
+        """Whether every entry owning key ``kid`` is a place and one is a smaller one."""
+        if not self.minor_ids:
+            return False
+        cands = self.key_info(kid)[0]
+        return all(self._list[e].type == "LOC" for e, _ in cands) and any(
+            self._list[e].id in self.minor_ids for e, _ in cands
+        )
 
     def openers(self, words: frozenset[str]) -> frozenset[str]:
         """Return those of ``words`` that are keys or key prefixes (cached per word set)."""
