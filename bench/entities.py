@@ -99,7 +99,12 @@ def main() -> None:
     started, cpu_started = time.perf_counter(), time.process_time()
     entries = [EntityEntry.model_validate_json(p) for p in payload]
     build_started = time.perf_counter()
-    kb = KnowledgeBase(builtin_entries + entries, builtin_ids=builtin.builtin_ids)
+    kb = KnowledgeBase(
+        builtin_entries + entries,
+        builtin_ids=builtin.builtin_ids,
+        strict_ids=builtin.strict_ids,
+        minor_ids=builtin.minor_ids,
+    )
     done, cpu_done = time.perf_counter(), time.process_time()
     del payload, entries
     gc.collect()

@@ -5,7 +5,9 @@ An article goes through, in order:
 1. ``clean``     -- HTML or crawler text -> normalised text and metadata (``cleaning.clean``)
 2. ``language``  -- ISO 639-1 code and confidence (``language.detect``)
 3. ``entities``  -- people, organisations, places linked to knowledge-base ids (``entities.tag``)
-4. ``story``     -- exact-duplicate, near-duplicate and same-event grouping into a ``story_id`` (``story``)
+4. ``story``     -- exact-duplicate, near-duplicate and same-event grouping into a ``story_id`` (``story``),
+                    then unlinked names take the id their variants got earlier in the story or
+                    the stream (``entities.registry``; needs the story, so it runs here)
 5. ``match``     -- watchlist hits with explanations (``matching.Monitor.match``)
 
 Each step takes and returns an ``EnrichedRecord``; ``enrich`` runs them all in-process
@@ -20,6 +22,7 @@ from typing import Protocol
 
 from pipeline import cleaning, language, story
 from pipeline.entities import KnowledgeBase, tag
+from pipeline.entities.registry import NameRegistry, apply_registry
 from pipeline.matching import Monitor, WatchlistHit
 from pipeline.models import Article, EnrichedRecord, Language
 from pipeline.story import Assignment, Fingerprint
@@ -35,6 +38,7 @@ __all__ = [
     "run_entities",
     "run_language",
     "run_match",
+    "run_names",
     "run_story",
 ]
 
@@ -111,6 +115,16 @@ def run_story(
     )
 
 
+def run_names(record: EnrichedRecord, names: NameRegistry | None) -> EnrichedRecord:
+    """Give unlinked names the ids their variants got before (in the story, then anywhere)."""
+    if names is None or not record.entities:
+        return record
+    entities = apply_registry(list(record.entities), names, record.story_id)
+    if entities is record.entities:
+        return record
+    return record.model_copy(update={"entities": entities})
+
+
 def run_match(record: EnrichedRecord, monitor: Monitor) -> list[WatchlistHit]:
     return monitor.match(record)
 
@@ -130,11 +144,13 @@ def enrich(
     monitor: Monitor,
     index: StoryIndex,
     options: Options = Options(),
+    names: NameRegistry | None = None,
 ) -> Enriched:
     """Run every stage in order on one article, in-process."""
     record = run_clean(article, options)
     record = run_language(record)
     record = run_entities(record, kb)
     record = run_story(record, index)
+    record = run_names(record, names)
     record = record.model_copy(update={"processed_at": datetime.now(UTC).isoformat()})
     return Enriched(record=record, hits=run_match(record, monitor))

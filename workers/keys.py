@@ -150,6 +150,26 @@ class Keys:
         """Hash: a story's articles, record id -> JSON summary (``workers.stages.story_members``)."""
         return self._k("story", "members", story_id)
 
+    # Learned name variants (``workers.stages.names``).
+    @property
+    def names(self) -> str:
+        """Hash: learned name key (``n|``, ``f|``, ``s|`` + spelling) -> owning ``x:`` id or ``*``."""
+        return self._k("names", "keys")
+
+    @property
+    def names_seen(self) -> str:
+        """Sorted set: learned name keys by last-seen time (the oldest are dropped past the cap)."""
+        return self._k("names", "seen")
+
+    @property
+    def names_overrides(self) -> str:
+        """Hash: ``x:`` id -> the id an operator merged it into ("" = split: never merged)."""
+        return self._k("names", "overrides")
+
+    def story_names(self, story_id: str) -> str:
+        """Hash: a story's learned name keys -> owning id (expires with the story window)."""
+        return self._k("story", "names", story_id)
+
     # Webhook delivery.
     @property
     def delivery_schedule(self) -> str:

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from pipeline import flow
 from pipeline.entities import KnowledgeBase
+from pipeline.entities.registry import MemoryNameRegistry
 from pipeline.errors import PermanentError, PipelineError
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
@@ -51,6 +52,7 @@ class OfflinePipeline:
     watchlists: dict[str, Watchlist]
     options: flow.Options = field(default_factory=flow.Options)
     index: MemoryStoryIndex = field(default_factory=MemoryStoryIndex)
+    names: MemoryNameRegistry = field(default_factory=MemoryNameRegistry)
 
     @classmethod
     def from_settings(
@@ -115,6 +117,7 @@ class OfflinePipeline:
                     monitor=self.monitor,
                     index=self.index,
                     options=self.options,
+                    names=self.names,
                 )
                 stage = "emit"
                 emitter.emit(result.record, hits_to_wire(result.hits))

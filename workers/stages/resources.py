@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from pipeline.entities import EntityEntry, KnowledgeBase
+from pipeline.entities.registry import NameRegistry
 from pipeline.errors import QueryError
 from pipeline.flow import StoryIndex
 from pipeline.matching import Monitor
@@ -114,6 +115,7 @@ class Resources:
         self._monitor: Monitor | None = None
         self._watchlists: dict[str, Watchlist] = {}
         self._story_index: StoryIndex | None = None
+        self._names: NameRegistry | None = None
         self._versions: tuple[str, str] | None = None
         self._imported: list[EntityEntry] = []
         self._declared_raw: dict[str, str] = {}
@@ -248,6 +250,18 @@ class Resources:
         if self._story_index is None:
             self._story_index = _make_story_index(self.client, self.keys, self.settings)
         return self._story_index
+
+    def name_registry(self) -> NameRegistry:
+        """The learned name variants shared by every worker (``workers.stages.names``)."""
+        if self._names is None:
+            from workers.stages.names import RedisNameRegistry
+
+            self._names = RedisNameRegistry(
+                self.client,
+                self.keys,
+                story_ttl_s=int(self.settings.story_window_hours * 3600),
+            )
+        return self._names
 
 
 _resources: Resources | None = None

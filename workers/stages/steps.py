@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline import flow
 from pipeline.entities import KnowledgeBase
+from pipeline.entities.registry import NameRegistry
 from pipeline.errors import InvalidArticle
 from pipeline.flow import StoryIndex
 from pipeline.matching import Monitor
@@ -64,9 +65,12 @@ def hits_to_wire(hits: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def step_match(item: Item, index: StoryIndex, monitor: Monitor) -> Item:
-    """Assign the story (``flow.run_story``), then match watchlists (``flow.run_match``)."""
-    record = flow.run_story(_record(item), index)
+def step_match(
+    item: Item, index: StoryIndex, monitor: Monitor, names: NameRegistry | None = None
+) -> Item:
+    """Assign the story (``flow.run_story``), resolve learned name variants
+    (``flow.run_names``), then match watchlists (``flow.run_match``)."""
+    record = flow.run_names(flow.run_story(_record(item), index), names)
     record = record.model_copy(update={"processed_at": datetime.now(UTC).isoformat()})
     return _with(item, record, hits=hits_to_wire(flow.run_match(record, monitor)))
 

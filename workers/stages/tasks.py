@@ -269,8 +269,8 @@ def _entities_step(res: Resources) -> Callable[[Item], Item]:
 
 
 def _match_step(res: Resources) -> Callable[[Item], Item]:
-    index, monitor = res.story_index(), res.monitor()
-    return lambda item: step_match(item, index, monitor)
+    index, monitor, names = res.story_index(), res.monitor(), res.name_registry()
+    return lambda item: step_match(item, index, monitor, names)
 
 
 def _emit_step(res: Resources) -> Callable[[Item], Item]:
