@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean kb-table
+.PHONY: setup run test unit integration e2e eval bench lint typecheck format clean kb-table model
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ e2e: $(STAMP)
 
 eval: $(STAMP)
 	$(PY) -m evals
+
+# Rebuild the shipped named-entity model and gazetteer (pipeline/entities/data) from the
+# training corpora; about 3 minutes on one core.
+NER_TRAIN_DIR ?= ../shared/data/ner-train
+model: $(STAMP)
+	$(PY) -m pipeline.entities.training --data $(NER_TRAIN_DIR) --out pipeline/entities/data
 
 bench: $(STAMP)
 	$(PY) -m bench

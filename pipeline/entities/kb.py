@@ -110,16 +110,28 @@ class KnowledgeBase:
     # -- construction -------------------------------------------------------------
 
     @classmethod
-    def builtin(cls) -> KnowledgeBase:
-        """Return the built-in knowledge base: countries, capitals, major cities."""
+    def builtin(cls, *, recogniser: bool = True) -> KnowledgeBase:
+        """Return the built-in knowledge base: countries, capitals, major cities.
+
+        With ``recogniser`` (the default), names outside it are found by the
+        shipped named-entity model (``recogniser.default_recogniser``), which
+        raises ``RecogniserError`` here, at start-up, when its file is missing or
+        broken; ``recogniser=False`` keeps the capitalisation heuristic.
+        """
         from pipeline.entities.builtin import builtin_entries, minor_ids, strict_ids
 
+        finder: NameFinder | None = None
+        if recogniser:
+            from pipeline.entities.recogniser import default_recogniser
+
+            finder = default_recogniser()
         entries = builtin_entries()
         return cls(
             entries,
             builtin_ids=[e.id for e in entries],
             strict_ids=strict_ids(),
             minor_ids=minor_ids(),
+            name_finder=finder,
         )
 
     def extended(self, entries: Iterable[EntityEntry]) -> KnowledgeBase:

