@@ -21,6 +21,11 @@ __all__ = ["bound", "configure_logging", "get_logger"]
 
 _configured = False
 
+# Until ``configure_logging`` runs (CLI commands that never call it, libraries), structlog's
+# defaults would print to stdout and mix log lines into a command's results: stderr instead.
+if not structlog.is_configured():
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+
 # Keys whose values must never be written to a log line, whatever a caller binds.
 _SECRET_KEYS = frozenset({"secret", "previous_secret", "password", "token", "authorization"})
 

@@ -20,7 +20,7 @@ PEOPLE = [
 
 @functools.cache
 def builtin() -> KnowledgeBase:
-    return KnowledgeBase.builtin(recogniser=False)
+    return KnowledgeBase.builtin()
 
 
 @functools.cache

@@ -226,16 +226,8 @@ def push(source: str, quiet: bool) -> None:
     examples: list[tuple[str, str, str]] = []  # the first few, so memory stays bounded
     chunk: list[str] = []
     with contextlib.ExitStack() as stack:
-        sink = sys.stderr if not quiet else stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115
-        bar = stack.enter_context(
-            click.progressbar(
-                _checked(iter_payloads(source)),
-                length=count_payloads(source),
-                label="pushing",
-                file=sink,
-            )
-        )
-        for label, raw in bar:
+        bar = stack.enter_context(_progress(count_payloads(source), "pushing", quiet=quiet))
+        for label, raw in _ticking(_checked(iter_payloads(source)), bar):
             try:
                 parse_article(raw, max_body_bytes=settings.max_body_bytes)
             except PipelineError as exc:
@@ -251,6 +243,8 @@ def push(source: str, quiet: bool) -> None:
             accepted += len(push_many(client, chunk, keys=keys))
     rejected = sum(reasons.values())
     click.echo(f"accepted {accepted}, rejected {rejected}")
+    if not accepted and not rejected:  # an empty file, an empty directory, nothing on stdin
+        fail(f"{source}: no articles found (nothing was pushed)", code=3)
     if rejected:
         for reason, count in reasons.most_common():
             click.echo(f"  {reason}: {count}")
@@ -259,6 +253,50 @@ def push(source: str, quiet: bool) -> None:
         if rejected > len(examples):
             click.echo(f"  ... and {rejected - len(examples)} more")
         raise SystemExit(3)
+
+
+def _progress(total: int | None, desc: str, *, quiet: bool = False) -> Any:
+    """A progress bar on stderr when it is a terminal (tqdm); silent otherwise or with -q."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit=" articles", file=sys.stderr, dynamic_ncols=True,
+        disable=quiet or not sys.stderr.isatty(), leave=False,
+    )  # fmt: skip
+
+
+def _ticking(items: Iterator[Any], bar: Any) -> Iterator[Any]:
+    """Yield ``items``, advancing ``bar`` by one for each."""
+    for item in items:
+        yield item
+        bar.update(1)
+
+
+class _CountingWriter:
+    """A text stream that advances a progress bar by one for each line written through it."""
+
+    def __init__(self, stream: IO[str], bar: Any) -> None:
+        self.stream, self.bar = stream, bar
+
+    def write(self, text: str) -> int:
+        self.bar.update(text.count("\n"))
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _count_lines(stream: IO[bytes]) -> int | None:
+    """Count the lines of a regular file and rewind it; ``None`` for pipes and stdin."""
+    try:
+        if not stream.seekable() or stream.fileno() == 0:
+            return None
+        start = stream.tell()
+        total = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+        stream.seek(start)
+        return total
+    except (OSError, ValueError):
+        return None
 
 
 def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str, bytes | str]]:
@@ -319,7 +357,9 @@ def process(
         pipeline = OfflinePipeline.from_settings(settings, watchlists)
     except Exception as exc:  # a bad watchlist file is a usage error, not a crash
         fail(f"cannot load watchlists: {exc}")
-    stats = pipeline.run(input_, output, alerts_out=alerts_out)
+    jsonl = str(getattr(input_, "name", "")).endswith((".jsonl", ".ndjson"))
+    with _progress(_count_lines(input_) if jsonl else None, "processing") as bar:
+        stats = pipeline.run(input_, _CountingWriter(output, bar), alerts_out=alerts_out)  # type: ignore[arg-type]
     click.echo(
         f"processed {stats['records']} records, {stats['errors']} errors, {stats['alerts']} alerts",
         err=True,

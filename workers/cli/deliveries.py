@@ -70,9 +70,14 @@ def list_(watchlist_id: str | None, failed: bool, count: int, as_json: bool) -> 
         if not as_json:
             click.echo("no deliveries")
         return
+    pipe = client.pipeline(transaction=False)
     for job in jobs:
+        pipe.llen(keys.delivery_attempts(job.get("alert_id", "")))
+    on_record = pipe.execute()
+    for job, total in zip(jobs, on_record, strict=True):
         public = dlog.public_job(job)
         public.pop("body", None)
+        public["attempts_on_record"] = int(total)
         if as_json:
             click.echo(json.dumps(public))
             continue
@@ -85,13 +90,19 @@ def list_(watchlist_id: str | None, failed: bool, count: int, as_json: bool) -> 
                     job.get("alert_id", "?"),
                     job.get("watchlist_id", "?"),
                     job.get("status", "?"),
-                    f"attempts={job.get('attempts', '0')}",
+                    f"attempts={_attempts(job.get('attempts'), int(total))}",
                     f"created={_when(job.get('created_at'))}",
                     f"next={_when(job.get('next_at'))}",
                     last[:120],
                 ]
             )
         )
+
+
+def _attempts(this_round: str | None, on_record: int) -> str:
+    """Attempts on record, and those since the last replay when a replay restarted the count."""
+    current = int(this_round or 0)
+    return str(on_record) if current == on_record else f"{on_record} ({current} since replay)"
 
 
 @deliveries.command()
@@ -115,9 +126,12 @@ def show(alert_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"job": public, "endpoint": state, "attempts": attempts}, indent=2))
         return
-    for name in ("alert_id", "watchlist_id", "status", "attempts", "final_reason"):
+    for name in ("alert_id", "watchlist_id", "status"):
         if public.get(name):
             click.echo(f"{name}: {public[name]}")
+    click.echo(f"attempts: {_attempts(public.get('attempts'), len(attempts))}")
+    if public.get("final_reason"):
+        click.echo(f"final_reason: {public['final_reason']}")
     click.echo(f"created: {_when(public.get('created_at'))}")
     click.echo(f"next attempt: {_when(public.get('next_at'))}")
     if state.get("disabled") == "1":

@@ -159,7 +159,8 @@ def run_demo(*, keep: bool = False) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wirewatch-demo-"))
-    _say(f"demo data and logs in {workdir}")
+    # Named only if it is kept (--keep, or a failed run): it is removed at the end otherwise.
+    _say(f"demo data and logs in {workdir}" if keep else "demo data in a temporary folder")
     server = start_server(workdir / "redis")
     _say(f"embedded server on {server.url}")
     env = {
@@ -191,7 +192,7 @@ def run_demo(*, keep: bool = False) -> int:
                 cli_argv("worker", "--queues", "clean,nlp,match,emit", "--concurrency", "2"),
             )
             group.start("worker-deliver", cli_argv("worker", "--queues", "deliver"))
-            _say(f"started ingest and workers (logs in {workdir / 'logs'})")
+            _say("started ingest and workers")
             pushed, refused = _push_samples(client, keys)
             for line in refused:
                 _say(f"refused before pushing: {line}")
@@ -217,14 +218,12 @@ def run_demo(*, keep: bool = False) -> int:
             code = _summary(client, keys, receiver, pushed, time.monotonic() - started)
     except Exception as exc:
         _say(f"demo failed: {type(exc).__name__}: {exc}")
-        _say(f"logs: {workdir / 'logs'}")
-        keep = True
     finally:
         group.stop(timeout=20)
         client.close()
         server.stop()
-        if keep:
-            _say(f"kept {workdir}")
+        if keep or code != 0:  # a run that failed keeps its logs to read
+            _say(f"kept {workdir} (logs in {workdir / 'logs'})")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
         sys.stdout.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
@@ -63,6 +64,12 @@ def replay(ids: tuple[str, ...], all_: bool) -> None:
 
     if bool(ids) == all_:
         fail("give dead-letter ids or --all (not both)")
+    bad = [i for i in ids if not re.fullmatch(r"\d+-\d+", i)]
+    if bad:  # Redis would answer "Invalid stream ID": say what an id looks like instead
+        fail(
+            f"not a dead-letter id: {', '.join(bad)} (ids look like 1700000000000-0; "
+            "`wirewatch dlq list` prints them)"
+        )
     _register_delivery_replayer()
     result = do_replay(connect(), Keys(get_settings().prefix), None if all_ else list(ids))
     click.echo(f"replayed {len(result.replayed)}")

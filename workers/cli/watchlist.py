@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,11 @@ def test_(query_or_id: str, input_path: str) -> None:
     kb, store = _kb_and_store()
     stored = store.get(query_or_id) if store is not None else None
     w = stored or Watchlist(id="query", name="command line", query=query_or_id)
+    if stored is None and re.fullmatch(r"[\w.-]+", query_or_id):
+        # One bare word: maybe a mistyped id. Say how it was taken, not only in the verdict.
+        click.echo(
+            f"note: no watchlist has the id {query_or_id!r}; testing it as a query", err=True
+        )
     try:
         compiled = compile_watchlist(w.model_copy(update={"enabled": True}), kb)
     except QueryError as exc:
