@@ -699,6 +699,30 @@ def _has_id(kb: object, value: str) -> bool:
     return callable(get) and get(value) is not None
 
 
+def _hint(name: str, kb: EntityLookup) -> str:
+    """Say which ids could be meant: close knowledge-base names, and the unlinked id.
+
+    A name outside the knowledge base is tagged ``x:<slug>`` in every article (the
+    learned name registry may join its variants to it), so ``entity:x:<slug>``
+    follows it; declaring it in the watchlist file links it under an id of one's own.
+    """
+    from pipeline.entities.stream import key_of
+    from pipeline.entities.tagging import unlinked_id
+
+    words = [w for w in key_of(name).split() if w not in (",", "|")]
+    parts = []
+    suggest = getattr(kb, "suggest", None)
+    close = suggest(name) if callable(suggest) else []
+    if close:
+        parts.append("did you mean " + ", ".join(f"{e.id} ({e.name}, {e.type})" for e in close))
+    if words:
+        parts.append(
+            f"articles tag the name as {unlinked_id(words)}: use entity:{unlinked_id(words)}, "
+            "or declare it under entities: in the watchlist file"
+        )
+    return "; ".join(parts) or "declare it under entities: in the watchlist file"
+
+
 def _resolve_entity(ref: EntityRef, kb: EntityLookup | None) -> EntityRef:
     if kb is None:
         if ref.quoted:
@@ -717,7 +741,8 @@ def _resolve_entity(ref: EntityRef, kb: EntityLookup | None) -> EntityRef:
         return replace(ref, id=next(iter(found)))
     if not found:
         raise QueryError(
-            f"position {ref.position}: unknown entity '{ref.value}': no knowledge-base id or name matches",
+            f"position {ref.position}: unknown entity '{ref.value}': no knowledge-base id or name "
+            f"matches; {_hint(ref.value, kb)}",
             position=ref.position,
             reason="unknown_entity",
         )

@@ -38,6 +38,7 @@ __all__ = ["Candidate", "EntityEntry", "KnowledgeBase", "load_entries"]
 _MAX_KEY = 255  # longer keys are tables, not names
 _KIND_BITS = 3
 _CHUNK = 2000  # entries folded per batch while compiling
+_SUGGEST_SIMILARITY = 0.75  # a suggested name is at least this similar (difflib ratio)
 _INFO_CACHE = 100_000  # key infos cached for tagging (cleared when full)
 
 
@@ -97,6 +98,7 @@ class KnowledgeBase:
         # key id -> (candidates, only demonyms, only places), filled as tagging meets keys
         self._info: dict[int, tuple[tuple[Candidate, ...], bool, bool]] = {}
         self._particles: dict[frozenset[str], frozenset[str]] = {}
+        self._words: dict[str, list[int]] | None = None  # folded word -> entries (``suggest``)
         # The build allocates millions of objects but no reference cycles: the cyclic
         # collector would only rescan the growing heap again and again (~25% of it).
         collecting = gc.isenabled()
@@ -349,6 +351,49 @@ class KnowledgeBase:
         if kid < 0:
             return []
         return [self._list[i] for i, kind in self.candidates(kid) if kind != Kind.DEMONYM]
+
+    def suggest(self, name: str, limit: int = 5) -> list[EntityEntry]:
+        """Return up to ``limit`` entries whose names are closest to ``name`` (for a hint).
+
+        Candidates share a word with ``name`` (folded, names and aliases); the 200 sharing
+        the most words are ranked by string similarity and kept from a 0.75 ratio. The word index is built
+        on the first call (``entity:"Name"`` refused at apply, ``entities lookup``).
+        """
+        import difflib
+
+        words = [w for w in key_of(name).split() if w not in (",", "|") and len(w) > 1]
+        if not words:
+            return []
+        index = self._word_index()
+        scores: dict[int, int] = {}
+        for word in words:
+            for n in index.get(word, ())[:2000]:
+                scores[n] = scores.get(n, 0) + 1
+        folded = key_of(name)
+
+        def similarity(n: int) -> float:
+            entry = self._list[n]
+            return max(
+                difflib.SequenceMatcher(None, folded, key_of(form)).ratio()
+                for form in (entry.name, *entry.aliases[:20])
+            )
+
+        best = sorted(scores, key=lambda n: (-scores[n], n))[:200]
+        ranked = sorted((-similarity(n), n) for n in best)
+        return [self._list[n] for score, n in ranked[:limit] if -score >= _SUGGEST_SIMILARITY]
+
+    def _word_index(self) -> dict[str, list[int]]:
+        if self._words is None:
+            index: dict[str, list[int]] = {}
+            for n, entry in enumerate(self._list):
+                seen: set[str] = set()
+                for form in (entry.name, *entry.aliases):
+                    for word in key_of(form).split():
+                        if len(word) > 1 and word not in seen and word not in (",", "|"):
+                            seen.add(word)
+                            index.setdefault(word, []).append(n)
+            self._words = index
+        return self._words
 
 
 def load_entries(path: str | Path) -> list[EntityEntry]:

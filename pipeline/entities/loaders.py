@@ -24,7 +24,9 @@ __all__ = [
     "MAX_ENTRIES",
     "EntityFileError",
     "load_entries",
+    "load_file",
     "load_ofac",
+    "looks_like_ofac",
     "parse_entries",
 ]
 
@@ -177,3 +179,37 @@ def load_ofac(sdn_path: str | Path, alt_path: str | Path | None = None) -> list[
         EntityEntry(id=f"ofac:{num}", name=name, type=etype, aliases=aliases.get(num, []))  # type: ignore[arg-type]
         for num, (name, etype) in rows.items()
     ]
+
+
+def looks_like_ofac(path: str | Path) -> bool:
+    """Whether ``path`` is an OFAC SDN legacy CSV: no header, a numeric ``ent_num`` first.
+
+    Its first non-blank row has at least three columns and starts with digits
+    (``36,"AEROCARIBBEAN AIRLINES",-0-,...``); our own CSV has an ``id,name`` header.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        with path.open("r", encoding="latin-1") as handle:
+            for line in handle:
+                if line.strip():
+                    row = next(csv.reader([line]))
+                    return len(row) >= 3 and row[0].strip().isdigit()
+    except OSError:
+        return False
+    return False
+
+
+def load_file(path: str | Path, alt_path: str | Path | None = None) -> list[EntityEntry]:
+    """Load any entity file ``wirewatch entities import`` reads, telling the format by content.
+
+    An OFAC SDN CSV (``looks_like_ofac``) takes its aliases from ``alt_path``, else from
+    an ``alt.csv`` next to it when there is one; anything else goes to ``load_entries``.
+    """
+    path = Path(path)
+    if looks_like_ofac(path):
+        if alt_path is None and (path.parent / "alt.csv").is_file() and path.name != "alt.csv":
+            alt_path = path.parent / "alt.csv"
+        return load_ofac(path, alt_path)
+    return load_entries(path)

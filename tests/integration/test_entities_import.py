@@ -84,3 +84,63 @@ def test_replace_drops_previous_imports(redis_url: str, tmp_path: Path) -> None:
     assert wirewatch(redis_url, "import", str(second), "--replace").returncode == 0
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert client.hkeys(Keys().entities) == ["b"]
+
+
+def test_declared_entities_are_listed_and_looked_up(redis_url: str) -> None:
+    from workers.watchlists.store import WatchlistStore
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    WatchlistStore(client, Keys()).put_entities(
+        [EntityEntry(id="person:merz", name="Friedrich Merz", type="PERSON")]
+    )
+    listed = wirewatch(redis_url, "list")
+    assert "person:merz\tPERSON\tFriedrich Merz\tdeclared" in listed.stdout
+    found = wirewatch(redis_url, "lookup", "Friedrich Merz")
+    assert found.returncode == 0 and found.stdout.startswith("person:merz\t"), found.stderr
+    missed = wirewatch(redis_url, "lookup", "Nort Korea")
+    assert missed.returncode == 1
+    assert "did you mean: country:KP" in missed.stderr
+    assert "x:nort-korea" in missed.stderr
+
+
+def test_entity_files_read_the_ofac_pair(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sdn.csv").write_text(
+        "306,BANCO NACIONAL DE CUBA,-0- ,CUBA,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n"
+    )
+    (tmp_path / "alt.csv").write_text("306,220,aka,NATIONAL BANK OF CUBA,-0- \n")
+    monkeypatch.setenv("WIREWATCH_ENTITY_FILES", str(tmp_path / "sdn.csv"))
+    found = wirewatch(redis_url, "lookup", "National Bank of Cuba")
+    assert found.returncode == 0 and found.stdout.startswith("ofac:306\t"), found.stderr
+    listed = wirewatch(redis_url, "list")
+    assert "ofac:306\tORG\tBANCO NACIONAL DE CUBA\tfile" in listed.stdout
+
+
+def test_variants_show_merge_split_forget(redis_url: str) -> None:
+    from pipeline.entities.registry import apply_registry
+    from pipeline.models import Entity, Mention
+    from workers.stages.names import RedisNameRegistry
+
+    client = redis.Redis.from_url(redis_url)
+    registry = RedisNameRegistry(client, Keys(), story_ttl_s=60)
+    kirby = Entity(
+        id="x:john-kirby",
+        name="John Kirby",
+        type="PERSON",
+        mentions=[Mention(start=0, end=10, text="John Kirby")],
+        linked=False,
+    )
+    apply_registry([kirby], registry)
+    shown = run_cli(redis_url, "entities", "variants", "show")
+    assert "x:john-kirby\tf|johnkirbi n|johnkirbi s|kirbi" in shown.stdout, shown.stderr
+    assert (
+        run_cli(redis_url, "entities", "variants", "merge", "x:kirby", "x:john-kirby").returncode
+        == 0
+    )
+    assert registry.overrides() == {"x:kirby": "x:john-kirby"}
+    assert run_cli(redis_url, "entities", "variants", "split", "x:kirby").returncode == 0
+    assert registry.overrides() == {"x:kirby": ""}
+    forgot = run_cli(redis_url, "entities", "variants", "forget", "x:john-kirby")
+    assert "forgot 3" in forgot.stdout
+    assert registry.variants() == {}

@@ -12,7 +12,7 @@ from pipeline.entities.builtin import inflections
 
 @functools.cache
 def builtin() -> KnowledgeBase:
-    return KnowledgeBase.builtin()
+    return KnowledgeBase.builtin(recogniser=False)
 
 
 def names(text: str, language: str | None = None, title: str | None = None) -> dict[str, str]:

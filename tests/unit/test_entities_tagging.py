@@ -20,7 +20,7 @@ PEOPLE = [
 
 @functools.cache
 def builtin() -> KnowledgeBase:
-    return KnowledgeBase.builtin()
+    return KnowledgeBase.builtin(recogniser=False)
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from pipeline.entities import EntityEntry, EntityFileError, KnowledgeBase, load_entries, load_ofac
+from pipeline.entities.loaders import looks_like_ofac
 from workers.cli import main
 from workers.cli.common import connect, fail
 from workers.keys import Keys
@@ -29,6 +30,8 @@ def _keys() -> Keys:
 
 
 def _read(path: Path, fmt: str | None, alt: Path | None) -> list[EntityEntry]:
+    if fmt is None and looks_like_ofac(path):
+        fmt = "ofac"  # no header, a numeric ent_num first: the SDN legacy CSV
     fmt = fmt or ("yaml" if path.suffix.lower() in (".yaml", ".yml", ".json") else "csv")
     if fmt == "ofac":
         if alt is None and (path.parent / "alt.csv").is_file():
@@ -68,7 +71,7 @@ def entities() -> None:
     type=click.Choice(["csv", "yaml", "ofac"]),
     default=None,
     help="csv (id,name,type,aliases with '|'), yaml (list of entries), or ofac (legacy sdn.csv). "
-    "Default: from the file suffix.",
+    "Default: ofac for a headerless CSV starting with a numeric ent_num, else from the suffix.",
 )
 @click.option(
     "--alt",
@@ -90,20 +93,51 @@ def import_(file: Path, fmt: str | None, alt: Path | None, replace: bool) -> Non
     click.echo(f"imported {len(set(ids))} entities from {file} (entities version {version})")
 
 
+def _file_entries() -> list[EntityEntry]:
+    """Entries of ``WIREWATCH_ENTITY_FILES`` (every format ``import`` reads)."""
+    from workers.stages.resources import load_entity_file
+
+    out: list[EntityEntry] = []
+    for item in filter(None, (p.strip() for p in get_settings().entity_files.split(","))):
+        try:
+            out.extend(load_entity_file(Path(item)))
+        except EntityFileError as exc:
+            fail(f"WIREWATCH_ENTITY_FILES: {exc}")
+    return out
+
+
+def _declared(client: Any, keys: Keys) -> list[EntityEntry]:
+    """Entities declared in applied watchlist files."""
+    from workers.watchlists.store import WatchlistStore
+
+    return WatchlistStore(client, keys).entities()
+
+
 @entities.command("list")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 def list_(limit: int) -> None:
-    """List imported entries (id, type, name)."""
+    """List imported, declared (watchlist YAML) and file entries (id, type, name, source)."""
     client, keys = connect(), _keys()
     total = client.hlen(keys.entities)
     shown = 0
     for _, value in client.hscan_iter(keys.entities, count=1000):
-        entry = EntityEntry.model_validate_json(value)
-        click.echo(f"{entry.id}\t{entry.type}\t{entry.name}")
-        shown += 1
         if shown >= limit:
             break
-    click.echo(f"({shown} of {total} imported entries)", err=True)
+        entry = EntityEntry.model_validate_json(value)
+        click.echo(f"{entry.id}\t{entry.type}\t{entry.name}\timported")
+        shown += 1
+    declared = _declared(client, keys)
+    files = _file_entries()
+    for entry, source in [*((e, "declared") for e in declared), *((e, "file") for e in files)]:
+        if shown >= limit:
+            break
+        click.echo(f"{entry.id}\t{entry.type}\t{entry.name}\t{source}")
+        shown += 1
+    click.echo(
+        f"({shown} shown of {total} imported, {len(declared)} declared in watchlists, "
+        f"{len(files)} from WIREWATCH_ENTITY_FILES; built-in places are not listed)",
+        err=True,
+    )
 
 
 @entities.command()
@@ -129,19 +163,83 @@ def remove(entity_ids: tuple[str, ...]) -> None:
 @entities.command()
 @click.argument("name")
 def lookup(name: str) -> None:
-    """Show which entries a name resolves to (as ``entity:"NAME"`` in a query would)."""
-    from workers.stages.resources import load_entity_file
+    """Show which entries a name resolves to (as ``entity:"NAME"`` in a query would).
 
-    extra: list[EntityEntry] = []
-    for item in filter(None, (p.strip() for p in get_settings().entity_files.split(","))):
-        extra.extend(load_entity_file(Path(item)))
-    client = connect()
-    extra.extend(EntityEntry.model_validate_json(v) for v in client.hvals(_keys().entities))
-    kb = KnowledgeBase.builtin().extended(extra)
+    Built-in places, ``WIREWATCH_ENTITY_FILES``, imported entries and entities
+    declared in applied watchlists; close names and the unlinked id when none match.
+    """
+    client, keys = connect(), _keys()
+    extra = _file_entries()
+    extra.extend(EntityEntry.model_validate_json(v) for v in client.hvals(keys.entities))
+    extra.extend(_declared(client, keys))
+    kb = KnowledgeBase.builtin(recogniser=False).extended(extra)
     found = kb.lookup(name)
     if not found:
+        from pipeline.entities.stream import key_of
+        from pipeline.entities.tagging import unlinked_id
+
+        for entry in kb.suggest(name):
+            click.echo(f"did you mean: {entry.id}\t{entry.type}\t{entry.name}", err=True)
+        words = [w for w in key_of(name).split() if w not in (",", "|")]
+        if words:
+            click.echo(f"articles tag it as {unlinked_id(words)} (not linked)", err=True)
         fail(f"no entity is called {name!r}", code=1)
     for entry in found:
         click.echo(f"{entry.id}\t{entry.type}\t{entry.name}")
     if len(found) > 1:
         click.echo(f"ambiguous: {len(found)} entities are called {name!r}", err=True)
+
+
+@entities.group()
+def variants() -> None:
+    """Show and correct learned name variants (the name registry shared by the workers)."""
+
+
+def _registry() -> Any:
+    from workers.stages.names import RedisNameRegistry
+
+    settings = get_settings()
+    return RedisNameRegistry(
+        connect(), _keys(), story_ttl_s=int(settings.story_window_hours * 3600)
+    )
+
+
+@variants.command("show")
+@click.argument("entity_id", required=False)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+def variants_show(entity_id: str | None, limit: int) -> None:
+    """List learned keys by owning id (``n|`` whole name, ``f|`` first+last, ``s|`` surname)."""
+    registry = _registry()
+    groups = registry.variants(entity_id)
+    for owner, learned in list(groups.items())[:limit]:
+        click.echo(f"{owner}\t{' '.join(learned)}")
+    overrides = registry.overrides()
+    for source, target in overrides.items():
+        if entity_id is None or entity_id in (source, target):
+            click.echo(f"{source}\t{'-> ' + target if target else 'split (never merged)'}")
+    click.echo(f"({registry.size()} learned keys; '*' owns keys two ids claimed)", err=True)
+
+
+@variants.command("merge")
+@click.argument("source")
+@click.argument("target")
+def variants_merge(source: str, target: str) -> None:
+    """Make SOURCE resolve to TARGET in every later article."""
+    _registry().merge(source, target)
+    click.echo(f"{source} -> {target}")
+
+
+@variants.command("split")
+@click.argument("entity_id")
+def variants_split(entity_id: str) -> None:
+    """Never merge ENTITY_ID into another id again (undo a wrong learned merge)."""
+    _registry().split(entity_id)
+    click.echo(f"{entity_id} is never merged")
+
+
+@variants.command("forget")
+@click.argument("entity_id")
+def variants_forget(entity_id: str) -> None:
+    """Drop the keys ENTITY_ID learned and its correction; later articles teach it again."""
+    count = _registry().forget(entity_id)
+    click.echo(f"forgot {count} learned key(s) of {entity_id}")

@@ -12,16 +12,13 @@ into Redis (``keys.entities``) + entities declared in applied watchlist YAML.
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.entities import EntityEntry, KnowledgeBase
+from pipeline.entities.loaders import load_file
 from pipeline.entities.registry import NameRegistry
 from pipeline.errors import QueryError
 from pipeline.flow import StoryIndex
@@ -37,40 +34,14 @@ from workers.watchlists.store import WatchlistStore, load_watchlist
 __all__ = ["Resources", "get_resources", "load_entity_file", "reset_resources"]
 
 
-def _entries_from_rows(rows: Iterable[dict[str, Any]]) -> list[EntityEntry]:
-    out = []
-    for row in rows:
-        aliases = row.get("aliases") or []
-        if isinstance(aliases, str):
-            aliases = [a.strip() for a in aliases.split("|") if a.strip()]
-        out.append(
-            EntityEntry(
-                id=str(row["id"]),
-                name=str(row["name"]),
-                type=row.get("type") or "MISC",
-                aliases=list(aliases),
-            )
-        )
-    return out
-
-
 def load_entity_file(path: Path) -> list[EntityEntry]:
-    """Read knowledge-base entries from CSV (id,name,type,aliases with ``|``), YAML or JSON."""
-    try:  # prefer the knowledge base's own reader when it offers one
-        from pipeline.entities import kb as kb_module
+    """Read knowledge-base entries from any file ``wirewatch entities import`` reads.
 
-        reader = getattr(kb_module, "load_entries", None)
-        if callable(reader):
-            return list(reader(path))
-    except ImportError:
-        pass
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        return _entries_from_rows(csv.DictReader(text.splitlines()))
-    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    if isinstance(data, dict):
-        data = data.get("entities", [])
-    return _entries_from_rows(data or [])
+    CSV (id,name,type,aliases with ``|``), YAML, JSON, or an OFAC SDN legacy CSV
+    (told by its content; aliases from the ``alt.csv`` next to it):
+    ``pipeline.entities.loaders.load_file``.
+    """
+    return load_file(path)
 
 
 def _build_monitor(watchlists: list[Watchlist], kb: KnowledgeBase) -> Monitor:
