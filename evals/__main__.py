@@ -22,6 +22,7 @@ EVALS: dict[str, str] = {
     "matching": "evals.matching",
     "stories": "evals.stories",
     "ner": "evals.ner",
+    "variants": "evals.variants",
 }
 FLOORS_DIR = Path(__file__).parent / "floors"
 

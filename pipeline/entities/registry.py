@@ -13,8 +13,9 @@ collects name variants over days:
   ``sch`` as ``sh``, a final ``j`` as ``i``, doubled letters once, words run
   together), so ``Kim Jong-un`` / ``Kim Jongun``
   and ``Sergei Shoigu`` / ``Сергей Шойгу`` share a key;
-- ``f|<first+last>``: the first and last word of a longer name, so
-  ``Sergei Kuzhugetovich Shoigu`` and ``Sergei Shoigu`` meet;
+- ``f|<first+last>``: the first and last word of a longer name, so a later
+  ``Sergei Shoigu`` joins ``Sergei Kuzhugetovich Shoigu`` (a longer name never
+  joins by it: ``Kyong Il Kim`` and ``Kyong Hyok Kim`` are two people);
 - ``s|<surname>``: the last word of a person's name, so a lone ``Shoigu`` joins
   ``Sergei Shoigu``.
 
@@ -70,6 +71,9 @@ AMBIGUOUS = "*"  # a key two different ids claimed: it never merges again
 DEFAULT_MAX_KEYS = 200_000  # learned keys kept (least recently seen dropped past it)
 SURNAME_ZIPF = 4.5  # a last word this common in English is not taken as a surname
 _MAX_WORDS = 6  # longer runs are titles of things, not names
+# Particles that open a surname (``Al-Ubaidi``, ``van Gogh``): with one word after them
+# the name is a surname alone.
+_PARTICLES = frozenset("al el bin ibn abu ben bint van von de di da du le la del der den".split())
 
 # Deterministic Cyrillic and Greek -> Latin (BGN/PCGN-like, simplified).
 _CYRILLIC = dict(
@@ -133,6 +137,7 @@ class NameKeys:
     first_last: str = ""  # f|<first+last>: three words or more
     surname: str = ""  # s|<last word>: one word (a lone surname) or a learnable full name
     single: bool = False  # a one-word name: looked up by surname only
+    last: str = ""  # s|<last word> of a longer name: guards its first+last merge
 
     def all(self) -> list[str]:
         return [k for k in (self.whole, self.first_last, self.surname) if k]
@@ -152,10 +157,10 @@ def name_keys(entity: Entity) -> NameKeys:
     words = _words(entity)
     if not words or len(words) > _MAX_WORDS:
         return NameKeys()
-    if len(words) == 1:
-        if entity.type in ("ORG", "LOC") or not words[0].isalpha():
+    if all(w in _PARTICLES for w in words[:-1]):  # ``Al-Ubaidi``: one surname
+        if entity.type in ("ORG", "LOC") or not words[-1].isalpha():
             return NameKeys()
-        return NameKeys(surname="s|" + _loose(words[0]), single=True)
+        return NameKeys(surname="s|" + _loose(words[-1]), single=True)
     whole = "n|" + skeleton(words)
     first_last = "f|" + skeleton((words[0], words[-1])) if len(words) >= 3 else ""
     surname = ""
@@ -165,7 +170,8 @@ def name_keys(entity: Entity) -> NameKeys:
         or (entity.type == "MISC" and len(words) <= 3 and _english_zipf(last) < SURNAME_ZIPF)
     ) and last.isalpha():
         surname = "s|" + _loose(last)
-    return NameKeys(whole=whole, first_last=first_last, surname=surname)
+    last_key = "s|" + _loose(last) if last.isalpha() else ""
+    return NameKeys(whole=whole, first_last=first_last, surname=surname, last=last_key)
 
 
 def _lookups(keys: NameKeys) -> list[str]:
@@ -173,9 +179,21 @@ def _lookups(keys: NameKeys) -> list[str]:
     if keys.single:
         return [keys.surname]
     if keys.first_last:
-        return [keys.whole, keys.first_last]
+        # A longer name merges only by its whole spelling: two names sharing first and
+        # last word but not the middle are mostly two people (``Kyong Il Kim``,
+        # ``Kyong Hyok Kim``; Arabic chains of patronymics).
+        return [keys.whole]
     # A two-word name may be the first+last form of a longer name seen before.
     return [keys.whole, "f|" + keys.whole[2:]] if keys.whole else []
+
+
+def _first_last_ok(keys: NameKeys, table: Mapping[str, str]) -> bool:
+    """Whether a two-word name may join a longer one by first+last word.
+
+    Only when its surname is not shared by two people the registry knows: ``Sergei
+    Shoigu`` joins ``Sergei Kuzhugetovich Shoigu``, ``Muhammad Ahmad`` joins nobody.
+    """
+    return not keys.last or table.get(keys.last) != AMBIGUOUS
 
 
 def decide(
@@ -200,6 +218,8 @@ def decide(
         for key in _lookups(keys):
             owner = table.get(key)
             if not owner or owner == AMBIGUOUS:
+                continue
+            if key.startswith("f|") and not _first_last_ok(keys, table):
                 continue
             if owner == entity.id:
                 return None
@@ -287,7 +307,9 @@ def apply_registry(
 ) -> list[Entity]:
     """Resolve the unlinked names of one article through ``registry`` and learn from them."""
     keyed = [(e, name_keys(e)) for e in entities if not e.linked]
-    wanted = sorted({k for _, keys in keyed for k in _lookups(keys)})
+    wanted = sorted(
+        {k for _, keys in keyed for k in _lookups(keys)} | {k.last for _, k in keyed if k.last}
+    )
     if not wanted:
         return entities
     known, story, overrides = registry.lookup(wanted, story_id)

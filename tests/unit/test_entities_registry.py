@@ -46,8 +46,26 @@ def test_a_later_surname_and_a_transliteration_join_the_full_name() -> None:
     later = apply_registry([_entity("Shoigu"), _entity("Сергей Шойгу", start=20)], registry)
     assert _ids(later) == {"Shoigu": "x:sergei-shoigu", "Сергей Шойгу": "x:sergei-shoigu"}
     assert len(later) == 1  # merged into one entity with both mentions
-    longer = apply_registry([_entity("Sergei Kuzhugetovich Shoigu", "PERSON")], registry)
-    assert longer[0].id == "x:sergei-shoigu"
+
+
+def test_first_and_last_name_join_a_longer_name_only_when_the_surname_is_unique() -> None:
+    registry = MemoryNameRegistry()
+    apply_registry([_entity("Sergei Kuzhugetovich Shoigu", "PERSON")], registry)
+    later = apply_registry([_entity("Sergei Shoigu", "PERSON")], registry)
+    assert later[0].id == "x:sergei-kuzhugetovich-shoigu"
+    # Two longer names sharing first and last word are two people, and then a short
+    # form of either joins neither.
+    apply_registry([_entity("Kyong Il Kim", "PERSON")], registry)
+    apply_registry([_entity("Kyong Hyok Kim", "PERSON")], registry)
+    assert apply_registry([_entity("Kyong Hyok Kim", "PERSON")], registry)[0].id == (
+        "x:kyong-hyok-kim"
+    )
+    assert apply_registry([_entity("Kyong Kim", "PERSON")], registry)[0].id == "x:kyong-kim"
+
+
+def test_a_particle_and_a_surname_are_one_surname() -> None:
+    keys = name_keys(_entity("Al-Ubaidi"))
+    assert keys.single and keys.surname == "s|ubaidi"
 
 
 def test_two_people_with_one_surname_never_merge_a_lone_surname() -> None:
