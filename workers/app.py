@@ -146,3 +146,33 @@ app.conf.update(
         "global_keyprefix": Keys(_settings.prefix).celery_prefix,
     },
 )
+
+
+def _rabbitmq_options(broker: str) -> dict[str, Any]:
+    """Return the settings for a RabbitMQ broker (``amqp://``); empty for any other broker.
+
+    - quorum queues: replicated, and they survive a broker restart with their messages;
+    - publisher confirms: a publish returns once RabbitMQ has taken the message, so a
+      chain step is never reported sent while it sits in a client buffer;
+    - a topic exchange per queue: countdown retries on quorum queues use Celery's native
+      delayed delivery, which binds its delay exchanges to topic exchanges only.
+    """
+    if not broker.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {}
+    from kombu import Exchange, Queue
+
+    from workers.keys import QUEUES
+
+    quorum = {"x-queue-type": "quorum"}
+    return {
+        "task_queues": [
+            Queue(q, Exchange(q, type="topic"), routing_key=q, queue_arguments=quorum)
+            for q in QUEUES
+        ],
+        "task_create_missing_queue_type": "quorum",
+        "task_create_missing_queue_exchange_type": "topic",
+        "broker_transport_options": {"confirm_publish": True},
+    }
+
+
+app.conf.update(_rabbitmq_options(app.conf.broker_url or ""))
