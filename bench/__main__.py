@@ -7,7 +7,6 @@ import pkgutil
 import sys
 from pathlib import Path
 
-
 _OWN_TARGET = {"soak"}
 
 
