@@ -10,6 +10,7 @@ import redis
 from workers.ingest.service import IngestService
 from workers.keys import Keys
 from workers.settings import Settings
+from workers.stages.work import load_payloads
 from workers.streams import Ack, RedisStreams
 
 
@@ -48,15 +49,23 @@ def make_service(
     return service, client, clock
 
 
+def payloads(client: redis.Redis, keys: Keys, items: list[dict[str, Any]]) -> list[str]:
+    """The payloads sent items refer to, read from their ingest entries as the clean stage
+    reads them (items carry references, not documents)."""
+    return [str(i["payload"]) for i in load_payloads(client, keys, items)]
+
+
 def finish(client: redis.Redis, keys: Keys, batches: list[dict[str, Any]]) -> None:
     """Do what the emit stage does at the end of the pipeline: write each item's record and
     acknowledge its ingest entry in the same script."""
     streams = RedisStreams(client)
     for batch in batches:
-        for item in batch["items"]:
+        for item, payload in zip(
+            batch["items"], payloads(client, keys, batch["items"]), strict=True
+        ):
             streams.add_once(
                 keys.enriched,
-                {"record": item["payload"]},
+                {"record": payload},
                 marker=keys.emitted_record(item["id"], item["entry"]),
                 ttl_s=60,
                 ack=Ack(keys.ingest, keys.ingest_group, item["entry"]),

@@ -120,6 +120,11 @@ class Keys:
         """Stream: streams' entries-added counters, one sample per `wirewatch status` (rates)."""
         return self._k("status", "samples")
 
+    def work(self, ref: str) -> str:
+        """String: the working record of one article between pipeline stages (JSON, expires;
+        ``ref`` is its ingest entry id; ``workers.stages.work``)."""
+        return self._k("work", ref)
+
     def emitted_alert(self, alert_id: str) -> str:
         """String: alert ``alert_id`` is on the alerts stream (written with it; expires)."""
         return self._k("emitted", "alert", alert_id)
@@ -145,6 +150,11 @@ class Keys:
     def story_event(self, key: str) -> str:
         """Set: ids of the stories with a member whose event signature has this entity/term."""
         return self._k("story", "event", key)
+
+    def story_lead(self, key: str) -> str:
+        """Set: stories with a member filed under headline word ``key`` (``f``: a brief's
+        word, ``l``: one of a longer article's rarest lead words; ``pipeline.story``)."""
+        return self._k("story", "lead", key)
 
     def story_members(self, story_id: str) -> str:
         """Hash: a story's articles, record id -> JSON summary (``workers.stages.story_members``)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.ingest_helpers import Clock, article, finish, make_service
+from tests.ingest_helpers import Clock, article, finish, make_service, payloads
 from tests.pipeline_fixtures import wait_until
 from workers.ingest.ledger import touch
 from workers.ingest.service import IngestService
@@ -45,7 +45,7 @@ def test_batches_by_size_and_by_wait(redis_url: str) -> None:
     clock.now += 0.25  # ... but not longer than batch_wait_ms
     assert service.poll_once(block_ms=10) == 1
     items = [i for b in sent for i in b["items"]]
-    assert [json.loads(i["payload"])["url"] for i in items] == [
+    assert [json.loads(p)["url"] for p in payloads(client, KEYS, items)] == [
         f"https://ingest.example/{n}" for n in range(4)
     ]
     assert all(i["id"] and i["entry"] for i in items)

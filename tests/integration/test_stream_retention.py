@@ -14,7 +14,7 @@ import structlog
 from click.testing import CliRunner
 
 from pipeline.models import EnrichedRecord, Language
-from tests.ingest_helpers import Clock, article, finish, make_service
+from tests.ingest_helpers import Clock, article, finish, make_service, payloads
 from workers import logs
 from workers.cli import main
 from workers.dlq import dead_letter
@@ -49,8 +49,9 @@ def _service(
     return make_service(redis_url, KEYS, sent, consumer="live", **overrides)
 
 
-def _sent_urls(sent: list[dict[str, Any]]) -> list[str]:
-    return [json.loads(i["payload"])["url"] for b in sent for i in b["items"]]
+def _sent_urls(client: redis.Redis, sent: list[dict[str, Any]]) -> list[str]:
+    items = [i for b in sent for i in b["items"]]
+    return [json.loads(p)["url"] for p in payloads(client, KEYS, items)]
 
 
 def test_acknowledged_entries_go_and_unread_ones_stay(redis_url: str) -> None:
@@ -93,7 +94,10 @@ def test_pending_entries_of_a_crashed_reader_are_kept_until_handed_on(redis_url:
     service.poll_once(block_ms=10)  # reclaims the two; a batch of 2 waits for company
     clock.now += 1
     assert service.poll_once(block_ms=10) == 2
-    assert _sent_urls(sent)[-2:] == ["https://retention.example/3", "https://retention.example/4"]
+    assert _sent_urls(client, sent[-1:]) == [  # the re-driven two, read from their entries
+        "https://retention.example/3",
+        "https://retention.example/4",
+    ]
     finish(client, KEYS, sent[2:])
     clock.now += 10
     service.poll_once(block_ms=10)

@@ -175,7 +175,8 @@ class IngestService:
         except PipelineError as exc:
             self._reject(entry_id, exc.reason, exc.detail, raw, attempts)
             return
-        item = new_item(raw.decode("utf-8"), entry=entry_id, article_id=article_id(article))
+        # A reference: the payload stays in the (pending) entry; clean reads it there.
+        item = new_item(entry=entry_id, article_id=article_id(article))
         if not self.pending.items:
             self.pending.started = self.clock()
         self.pending.items.append(item)

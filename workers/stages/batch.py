@@ -13,7 +13,10 @@ error tree of ``pipeline.errors``:
   (``timeout``) and put the untouched rest aside for a retry.
 
 A batch on the wire is ``{"batch_id": str, "items": [item, ...]}``; an item is
-``{"id", "entry", "payload", "record", "hits", "attempts"}`` (see ``new_item``).
+``{"id", "entry", "attempts"}`` plus ``hits`` after the match stage: references, not
+documents. The tasks load the bodies (``payload``, ``record``) from Redis around each
+stage (``workers.stages.work``); an item without an ingest entry may carry its
+``payload`` inline (see ``new_item``).
 """
 
 from __future__ import annotations
@@ -59,16 +62,18 @@ def _transient_types() -> tuple[type[BaseException], ...]:
 TRANSIENT: tuple[type[BaseException], ...] = _transient_types()
 
 
-def new_item(payload: str, *, entry: str | None = None, article_id: str | None = None) -> Item:
-    """Return a fresh batch item for one raw ingest payload."""
-    return {
-        "id": article_id,
-        "entry": entry,
-        "payload": payload,
-        "record": None,
-        "hits": None,
-        "attempts": 0,
-    }
+def new_item(
+    payload: str | None = None, *, entry: str | None = None, article_id: str | None = None
+) -> Item:
+    """Return a fresh batch item: a reference to ingest ``entry``, or an inline ``payload``.
+
+    The ingest service sends references only: the clean stage reads the payload from the
+    entry, which stays pending (and so in the stream) until the article is finished.
+    """
+    item: Item = {"id": article_id, "entry": entry, "attempts": 0}
+    if payload is not None:
+        item["payload"] = payload
+    return item
 
 
 def new_batch(batch_id: str, items: list[Item]) -> dict[str, Any]:
@@ -100,8 +105,13 @@ def run_batch(
     keys: Keys,
     max_attempts: int,
     interrupts: tuple[type[BaseException], ...] = (),
+    payload_of: Callable[[Item], str | bytes] | None = None,
 ) -> BatchOutcome:
-    """Apply ``step`` to every item of ``batch``; sort each item into done, retry or dead."""
+    """Apply ``step`` to every item of ``batch``; sort each item into done, retry or dead.
+
+    ``payload_of`` returns the original input of an item for its dead letter when items
+    carry references rather than payloads (``workers.stages.work``).
+    """
     out = BatchOutcome()
     batch_id = str(batch.get("batch_id", ""))
     items: list[Item] = list(batch.get("items") or [])
@@ -114,7 +124,7 @@ def run_batch(
             reason=reason,
             detail=detail,
             stage=stage,
-            payload=item.get("payload") or "",
+            payload=payload_of(item) if payload_of else (item.get("payload") or ""),
             attempts=int(item.get("attempts", 0)) + 1,
             article_id=item.get("id"),
             batch_id=batch_id,

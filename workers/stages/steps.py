@@ -1,9 +1,10 @@
 """One function per Celery task: validate the item, call one ``pipeline.flow`` step, hand off.
 
 Why separate from ``workers.stages.tasks``: these are plain functions over plain items, so
-unit tests drive them with in-memory stand-ins and no broker. Items carry the
-enriched record as JSON between stages (validated again at each entry) and the
-original payload for the dead-letter stream.
+unit tests drive them with in-memory stand-ins and no broker. The task loads each
+item's payload or record from Redis before the step and writes the record back after
+it (``workers.stages.work``); the step sees the record as a model, JSON or a dict and
+validates it again at its entry.
 """
 
 from __future__ import annotations
@@ -33,19 +34,33 @@ __all__ = [
 
 
 def _record(item: Item) -> EnrichedRecord:
+    """Return the item's record: a model (same process), JSON (from Redis) or a dict."""
+    value = item.get("record")
+    if isinstance(value, EnrichedRecord):
+        return value
     try:
-        return EnrichedRecord.model_validate(item["record"])
-    except (KeyError, ValueError) as exc:
+        if isinstance(value, str | bytes):
+            return EnrichedRecord.model_validate_json(value)
+        return EnrichedRecord.model_validate(value)
+    except ValueError as exc:
         raise InvalidArticle(f"batch item has no valid record: {exc}", reason="bad_item") from None
 
 
 def _with(item: Item, record: EnrichedRecord, **extra: Any) -> Item:
-    return {**item, "id": record.id, "record": record.model_dump(mode="json"), **extra}
+    # The model itself: the task writes it to Redis as JSON once (``workers.stages.work``).
+    out = {**item, "id": record.id, "record": record, **extra}
+    out.pop("payload", None)  # the raw input is not needed after cleaning
+    return out
 
 
 def step_clean(item: Item, options: flow.Options) -> Item:
     """Validate the raw payload and run ``flow.run_clean``."""
-    article = parse_article(item.get("payload") or "", max_body_bytes=options.max_body_bytes)
+    payload = item.get("payload")
+    if payload is None:
+        raise InvalidArticle(
+            "the ingest entry holding the payload is gone", reason="payload_missing"
+        )
+    article = parse_article(payload, max_body_bytes=options.max_body_bytes)
     return _with(item, flow.run_clean(article, options))
 
 

@@ -36,6 +36,7 @@ from workers.stages.emit import Emitter, RedisAlertLedger
 from workers.stages.resources import Resources, get_resources
 from workers.stages.steps import step_clean, step_emit, step_entities, step_language, step_match
 from workers.stages.story_members import StoryMembers
+from workers.stages.work import drop, light, load_payloads, load_records, payload_of, store
 from workers.streams import RedisStreams
 
 __all__ = [
@@ -107,7 +108,7 @@ def _handle_redelivery(task: Task, res: Resources, batch: dict[str, Any]) -> boo
                 reason="poison_message",
                 detail=f"{task.name} was delivered {count} times without finishing",
                 stage=str(task.name),
-                payload=item.get("payload") or "",
+                payload=payload_of(res.client, res.keys, item),
                 attempts=count,
                 article_id=item.get("id"),
                 batch_id=batch.get("batch_id"),
@@ -144,7 +145,7 @@ def _dead_letter_all(task: Task, batch: dict[str, Any], reason: str, detail: str
             reason=reason,
             detail=detail,
             stage=str(task.name),
-            payload=item.get("payload") or "",
+            payload=payload_of(res.client, res.keys, item),
             attempts=int(task.request.retries or 0) + 1,
             article_id=item.get("id"),
             batch_id=batch.get("batch_id"),
@@ -165,15 +166,18 @@ def _run(
             if _handle_redelivery(task, res, batch):
                 _stop_chain(task)
                 return new_batch(batch_id, [])
+            items = _load(task, res, batch_id, batch.get("items") or [])
             outcome = run_batch(
                 str(task.name),
-                batch,
+                {**batch, "items": items},
                 make_step(res),
                 streams=RedisStreams(res.client),
                 keys=res.keys,
                 max_attempts=res.settings.task_max_deliveries,
                 interrupts=(SoftTimeLimitExceeded,),
+                payload_of=lambda item: payload_of(res.client, res.keys, item),
             )
+            done = _save(task, res, outcome.done)
         except TRANSIENT as exc:
             retries = int(task.request.retries or 0)
             if retries >= get_settings().task_max_deliveries:
@@ -190,23 +194,69 @@ def _run(
         if outcome.retry:
             attempts = max(int(i.get("attempts", 0)) for i in outcome.retry)
             send_batch(
-                new_batch(f"{batch_id}.r{attempts}", outcome.retry),
+                new_batch(f"{batch_id}.r{attempts}", [light(i) for i in outcome.retry]),
                 start=str(task.name),
                 countdown=backoff_s(attempts),
             )
-        if not outcome.done:
+        if not done:
             _stop_chain(task)
         # Progress: the entries handed on look busy again to the ingest service's re-drive.
-        touch(res.client, res.keys, (i.get("entry") for i in outcome.done))
+        touch(res.client, res.keys, (i.get("entry") for i in done))
         # One line per batch and stage: what the stage cost (``bench throughput`` sums them).
         get_logger().info(
             "batch.done",
             items=len(batch.get("items") or []),
-            done=len(outcome.done),
+            done=len(done),
             ms=round((time.perf_counter() - started) * 1000, 2),
             cpu_ms=round((time.process_time() - cpu) * 1000, 2),
         )
-        return new_batch(batch_id, outcome.done)
+        return new_batch(batch_id, done)
+
+
+def _load(task: Task, res: Resources, batch_id: str, items: list[Item]) -> list[Item]:
+    """Read the bodies the batch refers to (one round trip): payloads for the first stage,
+    the working records for the others (``workers.stages.work``).
+
+    An item whose working record is gone (expired in a very long backlog) starts over
+    from the first stage, which reads its payload from the still-pending ingest entry;
+    after ``WIREWATCH_TASK_MAX_DELIVERIES`` such restarts it is dead-lettered.
+    """
+    if task.name == TASK_ORDER[0]:
+        return load_payloads(res.client, res.keys, items)
+    found, missing = load_records(res.client, res.keys, items)
+    again = []
+    for item in missing:
+        attempts = int(item.get("attempts", 0)) + 1
+        if attempts >= res.settings.task_max_deliveries:
+            dead_letter(
+                RedisStreams(res.client),
+                res.keys,
+                reason="work_missing",
+                detail=f"the working record was gone at {task.name} {attempts} times",
+                stage=str(task.name),
+                payload=payload_of(res.client, res.keys, item),
+                attempts=attempts,
+                article_id=item.get("id"),
+                batch_id=batch_id,
+                entry=item.get("entry"),
+            )
+        else:
+            again.append({**item, "attempts": attempts})
+    if again:
+        get_logger().warning("batch.work_missing", stage=task.name, items=len(again))
+        send_batch(new_batch(f"{batch_id}.w{len(again)}", again))
+    return found
+
+
+def _save(task: Task, res: Resources, done: list[Item]) -> list[Item]:
+    """Write the stage's records for the next stage (one round trip); return light items.
+
+    After the last stage the records are on the enriched stream: the working keys go.
+    """
+    if task.name == TASK_ORDER[-1]:
+        drop(res.client, res.keys, done)
+        return [light(i) for i in done]
+    return store(res.client, res.keys, done, ttl_s=res.settings.emit_dedup_ttl_s)
 
 
 def _submit_delivery(res: Resources) -> Callable[[Alert, Watchlist], None]:
