@@ -113,7 +113,12 @@ def dead_letter(
             fields,
             marker=keys.dead_lettered(entry),
             ttl_s=ttl_s,
-            ack=Ack(keys.ingest, keys.ingest_group, entry),
+            ack=Ack(
+                keys.ingest,
+                keys.ingest_group,
+                entry,
+                other=keys.emitted_record(article_id, entry) if article_id else None,
+            ),
         )
         is None
     ):

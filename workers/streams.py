@@ -23,11 +23,17 @@ __all__ = ["Ack", "MemoryStreams", "RedisStreams", "Streams"]
 
 @dataclass(frozen=True)
 class Ack:
-    """An entry of a consumer group to acknowledge together with a write."""
+    """An entry of a consumer group to acknowledge together with a write.
+
+    ``other``: the marker of the entry's other outcome (its dead letter for a record, its
+    record for a dead letter); when it is set, the write is skipped, so an entry ends as
+    one record or one dead letter, never both.
+    """
 
     stream: str
     group: str
     entry: str
+    other: str | None = None
 
 
 class Streams(Protocol):
@@ -62,11 +68,14 @@ class Streams(Protocol):
 # KEYS[3] (optional): the ingest stream whose entry ARGV[3] of group ARGV[4] is acknowledged
 # last (XACK is not refused on OOM); the script is replicated and written to the AOF as one
 # unit, so a restarted Redis holds the entry, its marker and the ack, or none of them.
+# KEYS[4] (optional): the marker of the entry's other outcome; set, it makes this a no-op.
 _ADD_ONCE = """
 local first = 3
-if #KEYS == 3 then
+if #KEYS >= 3 then
   first = 5
-  if redis.call('EXISTS', KEYS[2]) == 1 then
+  local done = redis.call('EXISTS', KEYS[2]) == 1
+  if #KEYS == 4 and redis.call('EXISTS', KEYS[4]) == 1 then done = true end
+  if done then
     redis.call('XACK', KEYS[3], ARGV[4], ARGV[3])
     return false
   end
@@ -81,7 +90,7 @@ args[#args + 1] = '*'
 for i = first, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 redis.call('SET', KEYS[2], id, 'EX', ARGV[1])
-if #KEYS == 3 then redis.call('XACK', KEYS[3], ARGV[4], ARGV[3]) end
+if #KEYS >= 3 then redis.call('XACK', KEYS[3], ARGV[4], ARGV[3]) end
 return id
 """
 
@@ -126,6 +135,8 @@ class RedisStreams:
         if ack is not None:
             keys.append(ack.stream)
             args += [ack.entry, ack.group]
+            if ack.other:
+                keys.append(ack.other)
         for name, value in fields.items():
             args += [name, value]
         return _s(self._add_once(keys=keys, args=args))
@@ -157,7 +168,7 @@ class MemoryStreams:
     ) -> str | None:
         if ack is not None and ack not in self.acked:
             self.acked.append(ack)
-        if marker in self.markers:
+        if marker in self.markers or (ack is not None and ack.other in self.markers):
             return None
         self.markers[marker] = self.add(stream, fields)
         return self.markers[marker]

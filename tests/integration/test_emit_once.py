@@ -143,7 +143,8 @@ def test_the_workers_emitter_uses_the_settings(redis_url: str) -> None:
 
 
 def _read_entry(client: redis.Redis) -> str:
-    client.xgroup_create(KEYS.ingest, KEYS.ingest_group, id="0", mkstream=True)
+    if not client.exists(KEYS.ingest):
+        client.xgroup_create(KEYS.ingest, KEYS.ingest_group, id="0", mkstream=True)
     client.xadd(KEYS.ingest, {"article": "{}"})
     taken = client.xreadgroup(KEYS.ingest_group, "reader", {KEYS.ingest: ">"}, count=1)
     return str(taken[0][1][0][0])
@@ -177,4 +178,30 @@ def test_a_dead_letter_acknowledges_its_entry_once(redis_url: str) -> None:
             streams, KEYS, reason="r", detail="d", stage="articles.clean", payload="{}", entry=entry
         )
     assert client.xlen(KEYS.dlq) == 1
+    assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+
+
+def test_an_entry_ends_as_a_record_or_a_dead_letter_never_both(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    enriched_first = _read_entry(client)
+    step_emit(_item(enriched_first, _record("a1"), []), _emitter(client, lambda a, w: None))
+    # A re-driven copy of the same entry that failed differently later: no dead letter.
+    letter = dead_letter(
+        RedisStreams(client),
+        KEYS,
+        reason="timeout",
+        detail="d",
+        stage="articles.match",
+        payload="{}",
+        entry=enriched_first,
+        article_id="a1",
+    )
+    assert letter is None and client.xlen(KEYS.dlq) == 0
+    dead_first = _read_entry(client)
+    dead_letter(
+        RedisStreams(client), KEYS, reason="timeout", detail="d", stage="s", payload="{}",
+        entry=dead_first, article_id="a2",
+    )  # fmt: skip
+    step_emit(_item(dead_first, _record("a2"), []), _emitter(client, lambda a, w: None))
+    assert client.xlen(KEYS.enriched) == 1 and client.xlen(KEYS.dlq) == 1
     assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0

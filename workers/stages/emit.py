@@ -234,7 +234,12 @@ class Emitter:
                 fields,
                 marker=marker,
                 ttl_s=self.record_ttl_s,
-                ack=Ack(self.keys.ingest, self.keys.ingest_group, source_entry),
+                ack=Ack(
+                    self.keys.ingest,
+                    self.keys.ingest_group,
+                    source_entry,
+                    other=self.keys.dead_lettered(source_entry),
+                ),
             )
             fresh = added is not None
         if self.attach is not None:  # idempotent: a repeated emit finishes an interrupted one
