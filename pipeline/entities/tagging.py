@@ -50,6 +50,7 @@ import functools
 import gc
 import hashlib
 import operator
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, count
@@ -58,7 +59,7 @@ from pydantic import TypeAdapter
 
 from pipeline.entities.kb import KnowledgeBase
 from pipeline.entities.ner import NameFinder
-from pipeline.entities.recogniser import Name, Recogniser
+from pipeline.entities.recogniser import ORG_SUFFIXES, Name, Recogniser
 from pipeline.entities.roles import ROLE_MODIFIERS, is_role, role_start
 from pipeline.entities.stream import HARD, SOFT, TokenStream, fold, key_of, tokenize
 from pipeline.entities.variants import HONORIFICS, CaseRule
@@ -80,6 +81,15 @@ NOUN_ZIPF = 3.5
 _NOUN_CAPITALISING = frozenset({"de", "lb"})
 
 _ACRONYM_SKIP = frozenset({"the", "and", "for", "s"})
+_ARTICLES = frozenset({"the", "a", "an"})
+_HYPHEN_PART = 4  # longest lower-case part after a hyphen in a person's name (``Jong-un``)
+# Built-in city links yield to the recogniser when it types the very same words as a
+# person or organisation: geonames' alternate names include surnames (``Abbas``, ``Bush``).
+_CITY_PREFIX = "city:"
+_NOT_PLACES = frozenset({"PERSON", "ORG"})
+# An acronym the recogniser left out is a name only when rarer than this as a word
+# (Zipf: ``TV`` 5.4, ``CEO`` 4.6 are words; ``FTU``, ``BPA`` are not).
+_ACRONYM_ZIPF = 4.0
 _VOWELS = frozenset("aeiouy")  # folded words: no diacritics left
 _CONNECTORS = frozenset(
     "of de del della da di do dos das du la le van von der den al el bin ibn bint y".split()
@@ -681,30 +691,42 @@ class _Tagger:
         Madrid``, ``Bank of America``) and the place mentions inside are
         withdrawn; a declared name inside keeps its link and the rest is
         dropped. One that would split a link (crossing its edge) is dropped.
+        A built-in city link of the very same words yields when the model types
+        them as a person or an organisation. Then other occurrences of the
+        recognised names, and names the article itself gives evidence of, are
+        tagged (``_repeat_names``, ``_evidence_runs``), and each unlinked entity
+        gets one type (``_settle_types``).
         """
         stream = self.stream
-        names = recogniser.recognise(stream, self.language, self.breaks)
+        hints: dict[int, EntityType] = {}
+        names = recogniser.recognise(stream, self.language, self.breaks, hints)
         self._withdraw_common_places(names)
-        if not names:
-            self._join_remaining_short_forms()
-            return
         covered = self.covered
         owners: dict[int, tuple[_Found, int, int]] | None = None
         withdrawn: dict[int, tuple[_Found, set[tuple[int, int]]]] = {}
-        for name in names:
+        votes: dict[str, Counter[str]] = {}
+        recognised: dict[tuple[str, ...], _Found] = {}
+        for name in self._split_at_articles(names):
             i, j, etype = name.i, name.j, name.type
             if etype == "PERSON":
                 i = self._past_title(i, j)
+            i, j = self._trim(i, j)
+            if i > j:
+                continue
+            if etype == "PERSON":
+                j = self._past_hyphen(j)
             if covered.isdisjoint(range(i, j + 1)):
-                self._run(i, j, etype)
+                self._recognised(i, j, etype, votes, recognised)
                 continue
             if owners is None:
                 owners = self._link_owners()
             inside = {owners[k][1:]: owners[k][0] for k in range(i, j + 1) if k in owners}
             if any(a < i or b > j for a, b in inside):
                 continue  # never split a longer known name
-            if (i, j) in inside:
-                continue  # the very name is linked
+            if (i, j) in inside and not (
+                etype in _NOT_PLACES and inside[(i, j)].id.startswith(_CITY_PREFIX)
+            ):
+                continue  # the very name is linked (a city only when the model sees a place)
             if all(f.id in self.kb.builtin_ids for f in inside.values()):
                 for (a, b), found in inside.items():
                     withdrawn.setdefault(id(found), (found, set()))[1].add(
@@ -713,11 +735,217 @@ class _Tagger:
                     covered.difference_update(range(a, b + 1))
                     for k in range(a, b + 1):
                         owners.pop(k, None)
-                self._run(i, j, etype)
+                self._recognised(i, j, etype, votes, recognised)
         # filtered once at the end: one pass per entity, not one per withdrawn mention
         for found, spans in withdrawn.values():
             found.spans = [s for s in found.spans if s not in spans]
+        self._repeat_names(recognised)
+        self._evidence_runs(hints, votes)
+        self._settle_types(votes)
         self._join_remaining_short_forms()
+
+    def _split_at_articles(self, names: list[Name]) -> list[Name]:
+        """Cut a recognised name at a lower-case article between two capitalised words.
+
+        ``According to Rathbun the Scientology property``: the model may run two
+        names together over ``the``; after a particle (``Bank of the West``) the
+        article stays.
+        """
+        words, caps = self.stream.words, self.stream.caps
+        out: list[Name] = []
+        for name in names:
+            start = name.i
+            for k in range(name.i + 1, name.j):
+                if (
+                    words[k] in _ARTICLES
+                    and not caps[k]
+                    and caps[k - 1]
+                    and words[k - 1] not in _CONNECTORS
+                ):
+                    out.append(Name(start, k - 1, name.type))
+                    start = k + 1
+            out.append(Name(start, name.j, name.type) if start != name.i else name)
+        return out
+
+    def _past_hyphen(self, j: int) -> int:
+        """Extend a person's name over a short lower-case part after a hyphen (``Jong-un``)."""
+        stream = self.stream
+        k = j + 1
+        if (
+            k < len(stream.words)
+            and not stream.caps[k]
+            and stream.text[stream.ends[j] : stream.starts[k]] == "-"
+            and len(stream.words[k]) <= _HYPHEN_PART
+            and stream.words[k].isalpha()
+        ):
+            return k
+        return j
+
+    def _trim(self, i: int, j: int) -> tuple[int, int]:
+        """Cut leading articles and particles and trailing particles off words ``i..j``."""
+        words = self.stream.words
+        while i <= j and (words[i] in _CONNECTORS or words[i] in _ARTICLES):
+            i += 1
+        while j >= i and (words[j] in _CONNECTORS or words[j] in self.calendar):
+            j -= 1
+        return i, j
+
+    def _recognised(
+        self,
+        i: int,
+        j: int,
+        etype: EntityType,
+        votes: dict[str, Counter[str]],
+        recognised: dict[tuple[str, ...], _Found],
+    ) -> None:
+        """Tag recognised words ``i..j``; count the type as a vote for their entity."""
+        found = self._run(i, j, etype)
+        if found is None or found.linked:
+            return
+        votes.setdefault(found.id, Counter())[etype] += 1
+        recognised.setdefault(tuple(self.stream.words[i : j + 1]), found)
+
+    def _repeat_names(self, recognised: dict[tuple[str, ...], _Found]) -> None:
+        """Tag the other occurrences of a recognised name that the model left out.
+
+        A name is one name throughout an article: an occurrence counts when it
+        is capitalised as the recognised one was, free, inside one sentence, and
+        not the start of a longer capitalised run; a one-word name at a sentence
+        start also needs the word never to be written in lower case.
+        """
+        if not recognised:
+            return
+        stream = self.stream
+        words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
+        breaks, n = self.breaks, len(words)
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for key in recognised:
+            by_first.setdefault(key[0], []).append(key)
+        for k in compress(count(), caps):
+            if k in covered or words[k] not in by_first:
+                continue
+            for key in by_first[words[k]]:
+                end = k + len(key) - 1
+                if end >= n or tuple(words[k : end + 1]) != key:
+                    continue
+                if any(
+                    m in covered or (m > k and (gaps[m] != SOFT or m in breaks))
+                    for m in range(k, end + 1)
+                ):
+                    continue
+                if not all(caps[m] or words[m] in _CONNECTORS for m in range(k, end + 1)):
+                    continue
+                after = end + 1
+                if after < n and caps[after] and gaps[after] == SOFT and after not in breaks:
+                    continue
+                if len(key) == 1 and stream.sentence_start[k] and key[0] in self.lower_words:
+                    continue
+                self._add(recognised[key], k, end)
+                break
+
+    def _evidence_runs(self, hints: dict[int, EntityType], votes: dict[str, Counter[str]]) -> None:
+        """Tag capitalised runs the model left out when the article itself says they are names.
+
+        Two kinds of evidence: an acronym (a word in capitals, 2 to 6 characters,
+        not a common word: ``FTU``, ``BPA``), or a run written the same way, with
+        capitals, at least twice and at least once mid-sentence, and never in
+        lower case (``Scientology``, ``Budweiser``). The type is the one the model
+        finds likeliest for the run's last word. In a language that capitalises
+        every noun only acronyms count.
+        """
+        stream = self.stream
+        if stream.text.isupper():
+            return
+        words, caps, gaps, covered = stream.words, stream.caps, stream.gaps, self.covered
+        breaks, n = self.breaks, len(words)
+        nouns = self.language in _NOUN_CAPITALISING
+        runs: list[tuple[int, int]] = []
+        end = -1
+        for k in compress(count(), caps):
+            if k <= end or k in covered:
+                continue
+            end = k
+            while (
+                end + 1 < n
+                and caps[end + 1]
+                and gaps[end + 1] == SOFT
+                and end + 1 not in covered
+                and end + 1 not in breaks
+            ):
+                end += 1
+            i = k
+            while i <= end and not self._namey(stream, i):
+                i += 1
+            if i <= end:
+                runs.append((i, end))
+        if not runs:
+            return
+        seen: Counter[tuple[str, ...]] = Counter(tuple(words[i : j + 1]) for i, j in runs)
+        mid: set[tuple[str, ...]] = {
+            tuple(words[i : j + 1]) for i, j in runs if not stream.sentence_start[i]
+        }
+        for i, j in runs:
+            key = tuple(words[i : j + 1])
+            if i == j and self._acronym(i):
+                pass
+            elif nouns or seen[key] < 2 or key not in mid:
+                continue
+            elif j - i + 1 > 4 or any(
+                w in self.lower_words or w in self.stop or len(w) < 2 for w in key
+            ):
+                continue
+            found = self._run(i, j, hints.get(j, "MISC"))
+            if found is not None and not found.linked:
+                votes.setdefault(found.id, Counter())[hints.get(j, "MISC")] += 1
+
+    def _acronym(self, k: int) -> bool:
+        """Whether word ``k`` is written in capitals, 2 to 6 characters, and no common word."""
+        surface = self.stream.surface(k, k)
+        if not (2 <= len(surface) <= 6 and surface.isupper() and surface[0].isalpha()):
+            return False
+        word = self.stream.words[k]
+        if word in self.stop or word in self.calendar:
+            return False
+        language = self.language if self.language in _wordfreq_languages() else "en"
+        try:
+            return _zipf(word, language) < _ACRONYM_ZIPF and _zipf(word, "en") < _ACRONYM_ZIPF
+        except Exception:  # wordfreq needs optional tokenizers for Japanese, Chinese, Korean
+            return True
+
+    def _settle_types(self, votes: dict[str, Counter[str]]) -> None:
+        """Give each recognised entity one type: its mentions' majority, then the evidence.
+
+        A name ending in a company suffix (``GmbH``, ``Inc``) is an organisation;
+        a name the model called MISC that follows a title or role is a person.
+        """
+        found_by_id = self.found
+        for eid, counter in votes.items():
+            found = found_by_id.get(eid)
+            if found is None or found.linked:
+                continue
+            best = max(counter.items(), key=lambda item: item[1])[0]
+            last = eid.rsplit("-", 1)[-1]
+            if last in ORG_SUFFIXES:
+                best = "ORG"
+            elif best == "MISC" and self._after_role(found):
+                best = "PERSON"
+            found.type = best  # type: ignore[assignment]
+
+    def _after_role(self, found: _Found) -> bool:
+        """Whether a title or role word comes right before one of ``found``'s mentions."""
+        stream = self.stream
+        first = self._first_token
+        for s, _ in found.spans:
+            k = first.get(s, 0) - 1
+            if k >= 0 and stream.gaps[k + 1] == SOFT and is_role(stream.words[k]):
+                return True
+        return False
+
+    @functools.cached_property
+    def _first_token(self) -> dict[int, int]:
+        """Word index by start offset."""
+        stream = self.stream
+        return dict(zip(stream.starts, range(len(stream.words)), strict=True))
 
     def _join_remaining_short_forms(self) -> None:
         """Join capitalised words the recogniser left out that are short forms of earlier names.
@@ -846,7 +1074,7 @@ class _Tagger:
                     continue
                 found.roles[span] = stream.text[stream.starts[r] : stream.ends[i - 1]]
 
-    def _run(self, i: int, j: int, etype_hint: EntityType | None = None) -> None:
+    def _run(self, i: int, j: int, etype_hint: EntityType | None = None) -> _Found | None:
         stream = self.stream
         words = stream.words
         person = etype_hint == "PERSON"
@@ -860,7 +1088,7 @@ class _Tagger:
         while j >= i and (words[j] in _CONNECTORS or words[j] in self.calendar):
             j -= 1
         if i > j or j - i + 1 > _MAX_RUN:
-            return
+            return None
         run = words[i : j + 1]
         if all(map(self.short_forms.__contains__, run)) and all(
             w not in self.acronyms or stream.surface(k, k).replace(".", "").isupper()
@@ -868,7 +1096,7 @@ class _Tagger:
         ):
             for k in range(i, j + 1):
                 self._join_short_form(k)
-            return
+            return None
         if (
             etype_hint is None
             and len(run) == 1
@@ -876,9 +1104,9 @@ class _Tagger:
             and not stream.text[stream.starts[i] : stream.ends[i]].isupper()
         ):
             if run[0] not in self.mid_caps:
-                return
+                return None
         if etype_hint is None and len(run) == 1 and self._common_noun(i):
-            return
+            return None
         etype: EntityType = etype_hint or (
             "PERSON" if person else ("ORG" if run[-1] in _ORG_WORDS else "MISC")
         )
@@ -888,12 +1116,15 @@ class _Tagger:
             found.type = "PERSON"
         self._add(found, i, j)
         if len(run) > 1:  # one word has no short form or initials
-            if found.type != "ORG":
+            # A typed name has surname short forms only as a person (not ``White`` for
+            # ``White House``); an untyped capitalised run may be one.
+            if found.type == "PERSON" or (etype_hint is None and found.type != "ORG"):
                 self._register_short_forms(found, run, i)
             if found.type != "PERSON":
                 self._register_acronym(found, run, i)
         if j + 1 < len(words) and stream.gaps[j + 1] == HARD:  # see ``_define_acronym``
             self._define_acronym(found, j)
+        return found
 
     def _common_noun(self, k: int) -> bool:
         """Whether word ``k`` is a common word in a language that capitalises nouns.

@@ -26,15 +26,18 @@ from pathlib import Path
 from pipeline.entities.recogniser import (
     DATA_DIR,
     GAZETTEER_FILE,
+    GIVEN_NAMES_FILE,
     MODEL_FILE,
     _Gazetteer,
     fold_name,
     sequence_features,
 )
+from pipeline.entities.roles import is_role
 from pipeline.entities.stream import tokenize
 from pipeline.entities.tagging import _sentence_breaks
+from pipeline.entities.variants import HONORIFICS
 
-__all__ = ["build_gazetteer", "labelled_sequences", "main"]
+__all__ = ["build_gazetteer", "given_names", "labelled_sequences", "main"]
 
 _MIN_SUBDIVISION_WORD = 4
 _NO_LANGUAGE_EVERY = 4  # shorter subdivision names are codes or common words
@@ -68,6 +71,66 @@ def build_gazetteer() -> list[tuple[str, str]]:
     return sorted((k, ",".join(sorted(v))) for k, v in types.items())
 
 
+def _doc_given_names(doc: dict[str, object]) -> set[str]:
+    """Return the folded first words of the multi-word person names of one document."""
+    out = set()
+    text = str(doc["text"])
+    for entity in doc["entities"]:  # type: ignore[attr-defined]
+        if entity["type"] != "PER":
+            continue
+        words = tokenize(text[entity["start"] : entity["end"]])
+        if len(words.words) < 2 or not words.caps[0]:
+            continue
+        first = words.words[0]
+        if len(first) > 1 and first.isalpha() and not is_role(first) and first not in HONORIFICS:
+            out.add(first)
+    return out
+
+
+# Faker's person-name providers (MIT licence): given names of the news languages.
+_FAKER_LOCALES = (
+    "de_DE de_AT pt_BR pt_PT da_DK en_US en_GB fr_FR es_ES it_IT ru_RU sv_SE nl_NL pl_PL".split()
+)
+
+
+def faker_given_names() -> set[str]:
+    """Return the folded given names of Faker's person providers (a training dependency)."""
+    import importlib
+
+    out: set[str] = set()
+    for locale in _FAKER_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            for name in getattr(provider, attr, ()) or ():
+                words = tokenize(name).words
+                if words and len(words[0]) > 1 and words[0].isalpha():
+                    out.add(words[0])
+    return out
+
+
+def given_names(files: list[Path]) -> tuple[set[str], set[str]]:
+    """Return the given names of the even and of the odd documents of ``files``.
+
+    Each half's documents are featurised with the other half's list (plus
+    Faker's), so the model learns how much a given name it has not seen as a
+    label is worth; the shipped list is both halves and Faker's together.
+    """
+    halves: tuple[set[str], set[str]] = (set(), set())
+    for path in files:
+        with path.open(encoding="utf-8") as handle:
+            n = 0
+            for line in handle:
+                if line.strip():
+                    halves[n % 2].update(_doc_given_names(json.loads(line)))
+                    n += 1
+    common = faker_given_names()
+    # a document sees the other half's names: odd documents get the even list
+    return halves[1] | common, halves[0] | common
+
+
 def _labels(text: str, starts: list[int], entities: list[dict[str, object]]) -> list[str]:
     """Return the BIO label of each word starting at ``starts`` from gold character spans."""
     spans = sorted((int(e["start"]), int(e["end"]), str(e["type"])) for e in entities)  # type: ignore[call-overload]
@@ -86,9 +149,15 @@ def _labels(text: str, starts: list[int], entities: list[dict[str, object]]) -> 
 
 
 def labelled_sequences(
-    path: Path, gazetteer: _Gazetteer | None
+    path: Path,
+    gazetteer: _Gazetteer | None,
+    given: tuple[set[str], set[str]] = (set(), set()),
 ) -> Iterator[tuple[list[list[str]], list[str]]]:
-    """Yield (features, labels) per sentence of every document in the JSONL file ``path``."""
+    """Yield (features, labels) per sentence of every document in the JSONL file ``path``.
+
+    ``given``: the given-name lists for the even and the odd documents
+    (``given_names``: each built from the other half).
+    """
     n = 0
     with path.open(encoding="utf-8") as handle:
         for line in handle:
@@ -102,7 +171,7 @@ def labelled_sequences(
             # language is unknown (``und``, or a caller that gives none) must work too.
             language = None if n % _NO_LANGUAGE_EVERY == 0 else doc.get("lang")
             for a, b, feats in sequence_features(
-                stream, language, _sentence_breaks(stream), gazetteer
+                stream, language, _sentence_breaks(stream), gazetteer, given[(n - 1) % 2]
             ):
                 yield feats, labels[a:b]
 
@@ -136,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             raw.write("".join(f"{k}\t{t}\n" for k, t in rows).encode())
         gazetteer = _Gazetteer(rows)
         print(f"gazetteer: {len(rows)} names", file=sys.stderr)
+    halves = given_names(files)
+    with gzip.GzipFile(args.out / GIVEN_NAMES_FILE, "wb", mtime=0) as raw:
+        raw.write("".join(f"{w}\n" for w in sorted(halves[0] | halves[1])).encode())
+    print(f"given names: {len(halves[0] | halves[1])}", file=sys.stderr)
     trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
     trainer.set_params(
         {
@@ -149,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     count = 0
     for path in files:
-        for feats, labels in labelled_sequences(path, gazetteer):
+        for feats, labels in labelled_sequences(path, gazetteer, halves):
             trainer.append(feats, labels)
             count += 1
         print(f"{path.name}: {count} sequences so far", file=sys.stderr)

@@ -225,3 +225,47 @@ def test_a_long_run_without_punctuation_is_linear_and_bounded() -> None:
     spans = _spans(entities)
     for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
         assert e1 <= s2
+
+
+# -- one article, one name -----------------------------------------------------------------
+
+
+def test_a_recognised_name_is_tagged_wherever_the_article_repeats_it() -> None:
+    text = (
+        "Shares of Halden Maritime fell on Monday after the regulator opened an inquiry. "
+        "Halden Maritime said it would cooperate. Analysts expect Halden Maritime to pay a fine."
+    )
+    entities = tag(text, kb=_kb(), language="en")
+    names = [n for _, _, n, _ in _mentions(entities)]
+    found = [e for e in entities if e.name == "Halden Maritime"]
+    # every occurrence, or none: one entity, one type
+    assert names.count("Halden Maritime") in (0, 3), names
+    assert len(found) <= 1
+
+
+def test_an_article_is_not_needed_inside_a_name() -> None:
+    """A recognised span never starts with an article or a particle that a link follows."""
+    text = "La Unión Europea aprobó el plan."
+    ids = {e.id: [m.text for m in e.mentions] for e in tag(text, kb=_kb(), language="es")}
+    assert ids.get("org:eu") == ["Unión Europea"], ids
+
+
+def test_an_acronym_the_model_leaves_out_is_still_a_name() -> None:
+    text = (
+        "The pro-Beijing camp won, while the XQZ lost two seats in the vote "
+        "and the other parties held theirs."
+    )
+    names = {n for _, _, n, _ in _mentions(tag(text, kb=_kb(), language="en"))}
+    assert "XQZ" in names, names
+
+
+def test_common_acronyms_and_the_pronoun_are_not_names() -> None:
+    text = "I watched TV with the CEO. I said it was OK, and I left."
+    names = {n for _, _, n, _ in _mentions(tag(text, kb=_kb(), language="en"))}
+    assert not names & {"I", "TV", "CEO", "OK"}, names
+
+
+def test_a_company_suffix_makes_an_organisation() -> None:
+    text = "The contract went to Varnholt Systemtechnik GmbH, a supplier based in the south."
+    types = {e.name: e.type for e in tag(text, kb=_kb(), language="en")}
+    assert types.get("Varnholt Systemtechnik GmbH") == "ORG", types
