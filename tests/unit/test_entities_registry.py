@@ -90,11 +90,22 @@ def test_the_story_knows_better_than_the_stream() -> None:
 def test_organisations_and_common_last_words_give_no_surname() -> None:
     assert name_keys(_entity("White House")).surname == ""
     assert name_keys(_entity("National Security Council", "ORG")).surname == ""
-    assert name_keys(_entity("House", "ORG")).all() == []
+    assert name_keys(_entity("House", "ORG")).story_only
     assert name_keys(_entity("John Kirby")).surname == "s|kirbi"
     registry = MemoryNameRegistry()
     apply_registry([_entity("White House")], registry)
     assert apply_registry([_entity("House")], registry)[0].id == "x:house"
+
+
+def test_a_lone_word_typed_a_place_joins_a_person_only_in_the_story() -> None:
+    registry = MemoryNameRegistry()
+    apply_registry([_entity("Michael Jackson", "PERSON")], registry, story_id="a")
+    assert apply_registry([_entity("Jackson", "LOC")], registry, story_id="b")[0].id == (
+        "x:jackson"
+    )
+    assert apply_registry([_entity("Jackson", "LOC")], registry, story_id="a")[0].id == (
+        "x:michael-jackson"
+    )
 
 
 def test_linked_entities_are_left_alone() -> None:

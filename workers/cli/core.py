@@ -196,6 +196,10 @@ def worker(
     if pool:
         argv += ["--pool", pool]
     _start_metrics("worker-" + "-".join(names), metrics_port)  # before the pool forks
+    if {"nlp", "match"} & set(names):  # the knowledge base, built once for every child
+        from workers.stages.resources import preload_base_kb
+
+        preload_base_kb(settings)
     app.worker_main(argv)
 
 

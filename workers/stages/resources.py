@@ -94,13 +94,14 @@ class Resources:
         self._checked_at = float("-inf")
 
     def base_kb(self) -> KnowledgeBase:
-        """Built-in entries plus ``WIREWATCH_ENTITY_FILES``, built once per process."""
+        """Built-in entries plus ``WIREWATCH_ENTITY_FILES``, built once per process.
+
+        Taken from ``preload_base_kb`` when the worker built it before its pool forked.
+        """
         if self._base_kb is None:
-            kb = KnowledgeBase.builtin()
-            extra: list[EntityEntry] = []
-            for name in filter(None, (p.strip() for p in self.settings.entity_files.split(","))):
-                extra.extend(load_entity_file(Path(name)))
-            self._base_kb = kb.extended(extra) if extra else kb
+            self._base_kb = _preloaded.get(self.settings.entity_files) or build_base_kb(
+                self.settings
+            )
         return self._base_kb
 
     def refresh(self, *, force: bool = False) -> bool:
@@ -146,7 +147,9 @@ class Resources:
         if self._monitor is None or entities_moved or declared_raw != self._declared_raw:
             # The knowledge base changed: entity references resolve differently, rebuild all.
             declared = self._parse_entries(declared_raw.values())
-            self._kb = self.base_kb().extended([*self._imported, *declared])
+            extra = [*self._imported, *declared]
+            # Nothing imported or declared: the base itself (a second build costs seconds).
+            self._kb = self.base_kb().extended(extra) if extra else self.base_kb()
             self._monitor = _build_monitor(list(watchlists.values()), self._kb)
             mode = "full"
         else:
@@ -233,6 +236,31 @@ class Resources:
                 story_ttl_s=int(self.settings.story_window_hours * 3600),
             )
         return self._names
+
+
+def build_base_kb(settings: Settings) -> KnowledgeBase:
+    """Build the built-in knowledge base plus ``WIREWATCH_ENTITY_FILES``."""
+    kb = KnowledgeBase.builtin()
+    extra: list[EntityEntry] = []
+    for name in filter(None, (p.strip() for p in settings.entity_files.split(","))):
+        extra.extend(load_entity_file(Path(name)))
+    return kb.extended(extra) if extra else kb
+
+
+# entity files setting -> base knowledge base built in the parent before the pool forked
+_preloaded: dict[str, KnowledgeBase] = {}
+
+
+def preload_base_kb(settings: Settings) -> None:
+    """Build the base knowledge base now, in a worker's parent process, before it forks.
+
+    Why: built lazily, each pool process spent seconds on its first batch (the built-in
+    table has ~38,000 places), long enough for the ingest service to take the entry for
+    stranded; built before the fork, the children share its pages (copy-on-write) and
+    start ready. No sockets are opened: the Redis client is still made per child.
+    """
+    if settings.entity_files not in _preloaded:
+        _preloaded[settings.entity_files] = build_base_kb(settings)
 
 
 _resources: Resources | None = None
