@@ -76,6 +76,25 @@ def test_scraped_counters_match_what_was_pushed_enriched_and_dead_lettered(
             timeout=60,
         )
         assert applied.returncode == 0, applied.stderr.decode()
+        # Warm up: the first batch of a session loads the models. Start counting once one
+        # article went all the way through and nothing is in flight.
+        for n in range(3):
+            warm = {
+                "url": f"https://metrics.example/warm{n}",
+                "text": TEXT.replace("walked", "went"),
+            }
+            client.xadd("wirewatch:ingest", {"article": json.dumps(warm)})
+            wait_until(
+                lambda: (
+                    not client.xpending("wirewatch:ingest", "ingest")["pending"]
+                    and not client.xlen("wirewatch:ingest")
+                ),
+                timeout=90,
+                message=lambda: f"the warm-up article\n{pipeline_workers.logs()}",
+            )
+            if client.xlen("wirewatch:enriched"):
+                break
+        base_enriched, base_dead = client.xlen("wirewatch:enriched"), client.xlen("wirewatch:dlq")
         before = _scrape(ports)
         good = [
             {"url": f"https://metrics.example/{n}", "title": f"Walkout {n}", "text": f"{TEXT} {n}"}
@@ -92,7 +111,10 @@ def test_scraped_counters_match_what_was_pushed_enriched_and_dead_lettered(
         for raw in bad:
             client.xadd("wirewatch:ingest", {"article": raw})
         wait_until(
-            lambda: client.xlen("wirewatch:enriched") == 3 and client.xlen("wirewatch:dlq") == 3,
+            lambda: (
+                client.xlen("wirewatch:enriched") == base_enriched + 3
+                and client.xlen("wirewatch:dlq") == base_dead + 3
+            ),
             timeout=90,
             message=lambda: f"3 records and 3 dead letters\n{pipeline_workers.logs()}",
         )
@@ -116,21 +138,27 @@ def test_scraped_counters_match_what_was_pushed_enriched_and_dead_lettered(
     def d(name: str, **labels: str) -> float:
         return _get(after, name, **labels) - _get(before, name, **labels)
 
-    assert d("wirewatch_articles_in_total", stage="ingest") == 6  # everything pushed
-    assert d("wirewatch_articles_out_total", stage="ingest", outcome="passed") == 4
+    # Entries re-driven (the test environment re-drives after 2 s without progress) are
+    # counted in redriven_total and sent again; everything else is exact.
+    redriven = d("wirewatch_redriven_total")
+    assert d("wirewatch_articles_in_total", stage="ingest") == 6  # everything pushed, once
+    assert d("wirewatch_articles_out_total", stage="ingest", outcome="passed") == 4 + redriven
     assert d("wirewatch_articles_out_total", stage="ingest", outcome="dead_lettered") == 2
+    assert d("wirewatch_batch_size_sum", stage="ingest") == 4 + redriven
     assert d("wirewatch_dead_letters_total", stage="ingest") == 2
     assert d("wirewatch_dead_letters_total", stage="clean", reason="empty_extraction") == 1
-    assert d("wirewatch_articles_in_total", stage="clean") == 4
-    assert d("wirewatch_articles_out_total", stage="clean", outcome="passed") == 3
     assert d("wirewatch_articles_out_total", stage="clean", outcome="dead_lettered") == 1
-    for stage in ("detect_language", "tag_entities", "match", "emit"):
-        assert d("wirewatch_articles_in_total", stage=stage) == 3, stage
-        assert d("wirewatch_articles_out_total", stage=stage, outcome="passed") == 3, stage
+    for stage in ("clean", "detect_language", "tag_entities", "match", "emit"):
+        into = d("wirewatch_articles_in_total", stage=stage)
+        out = {
+            o: d("wirewatch_articles_out_total", stage=stage, outcome=o)
+            for o in ("passed", "retried", "dead_lettered")
+        }
+        assert into == sum(out.values()), (stage, into, out)  # every article accounted for
+        assert 3 <= out["passed"] <= 3 + redriven, (stage, out)
         assert d("wirewatch_stage_seconds_count", stage=stage) >= 1, stage
     assert d("wirewatch_enriched_total") == 3
     assert d("wirewatch_push_to_enriched_seconds_count") == 3
-    assert d("wirewatch_batch_size_sum", stage="ingest") == 4
     assert d("wirewatch_deliveries_total", outcome="delivered", endpoint="metrics-walkout") == 1
     assert d("wirewatch_delivery_seconds_count") == 1
     # The gauges report what the workers loaded: the one watchlist applied above.

@@ -160,7 +160,7 @@ class IngestService:
     # -- one entry -----------------------------------------------------------------------
     def _accept(self, entry_id: str, fields: dict[bytes, bytes], *, attempts: int = 1) -> None:
         self.stats["read"] += 1
-        metrics.articles_in("ingest")
+        metrics.articles_in("ingest", int(attempts == 1))  # re-reads count in redriven_total
         raw = fields.get(FIELD)
         if raw is None:
             payload = json.dumps(
