@@ -119,7 +119,7 @@ def _backlog(client: Any, keys: Keys) -> dict[str, dict[str, Any]]:
 # -- ingest -------------------------------------------------------------------------------
 
 
-def _ingest(client: Any, keys: Keys, now_ms: int) -> dict[str, Any]:
+def _ingest(client: Any, keys: Keys, now_ms: int, stale_after_s: float) -> dict[str, Any]:
     info: dict[str, Any] = {
         "length": int(client.xlen(keys.ingest)),
         "waiting": None,
@@ -153,7 +153,12 @@ def _ingest(client: Any, keys: Keys, now_ms: int) -> dict[str, Any]:
             info["in_pipeline"] = int(c["pending"])
             continue
         row = {"name": name, "idle_s": round(idle_s, 1), "pending": int(c["pending"])}
-        info["readers" if idle_s < STALE_AFTER_S else "stale_readers"].append(row)
+        # Redis 7.2+ resets `idle` on every read attempt (and adds `inactive`); before 7.2
+        # only a read that returned entries does, so a quiet reader is stale only while
+        # entries wait that a live one would have read.
+        quiet_ok = "inactive" not in c and not info["waiting"]
+        live = idle_s < stale_after_s or quiet_ok
+        info["readers" if live else "stale_readers"].append(row)
     return info
 
 
@@ -217,7 +222,12 @@ def _workers(timeout_s: float) -> dict[str, Any]:
 
 
 def collect_status(
-    client: Any, keys: Keys, *, ping: bool = True, rates: bool = True
+    client: Any,
+    keys: Keys,
+    *,
+    ping: bool = True,
+    rates: bool = True,
+    stale_after_s: float = STALE_AFTER_S,
 ) -> dict[str, Any]:
     """Return backlog, ingest ledger, rates, worker health and stream lengths as one dict."""
     from workers.connection import redis_url
@@ -226,7 +236,7 @@ def collect_status(
     info: dict[str, Any] = {
         "server": _redacted(redis_url(get_settings())),
         "backlog": _backlog(client, keys),
-        "ingest": _ingest(client, keys, now_ms),
+        "ingest": _ingest(client, keys, now_ms, stale_after_s),
         "rates": _rates(client, keys, now_ms) if rates else None,
         "workers": _workers(PING_TIMEOUT_S) if ping else None,
         "enriched": int(client.xlen(keys.enriched)),
@@ -295,11 +305,20 @@ def _print(info: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--no-ping", is_flag=True, help="Skip the worker ping (saves a second).")
 @click.option("--no-rates", is_flag=True, help="Skip the rates (no sample is taken or kept).")
-def status(as_json: bool, no_ping: bool, no_rates: bool) -> None:
+@click.option(
+    "--stale-after",
+    type=click.FloatRange(min=0.1),
+    default=STALE_AFTER_S,
+    show_default=True,
+    help="Seconds without a read after which an ingest reader counts as stale.",
+)
+def status(as_json: bool, no_ping: bool, no_rates: bool, stale_after: float) -> None:
     """Show backlog per stage (in articles), ingest readers and oldest pending entry, rates
     over the last minute, worker health, stream lengths and dead letters."""
     keys = Keys(get_settings().prefix)
-    info = collect_status(connect(), keys, ping=not no_ping, rates=not no_rates)
+    info = collect_status(
+        connect(), keys, ping=not no_ping, rates=not no_rates, stale_after_s=stale_after
+    )
     if as_json:
         click.echo(json.dumps(info))
     else:
