@@ -77,7 +77,7 @@ def list_(watchlist_id: str | None, failed: bool, count: int, as_json: bool) -> 
     for job, total in zip(jobs, on_record, strict=True):
         public = dlog.public_job(job)
         public.pop("body", None)
-        public["attempts_on_record"] = int(total)
+        public["attempts_on_record"] = str(int(total))  # the job fields are strings
         if as_json:
             click.echo(json.dumps(public))
             continue
