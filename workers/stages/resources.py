@@ -31,7 +31,7 @@ from workers.logs import get_logger
 from workers.settings import Settings
 from workers.watchlists.store import WatchlistStore, load_watchlist
 
-__all__ = ["Resources", "get_resources", "load_entity_file", "reset_resources"]
+__all__ = ["Resources", "get_resources", "load_entity_file", "reset_resources", "warm_up"]
 
 
 def load_entity_file(path: Path) -> list[EntityEntry]:
@@ -276,6 +276,41 @@ def get_resources() -> Resources:
         settings = get_settings()
         _resources = Resources(redis_client(settings), Keys(settings.prefix), settings)
     return _resources
+
+
+# An English article (HTML and text) that reaches every lazily loaded model of the stages.
+_WARM_UP_TEXT = (
+    "Finance ministers of the European Union met in Brussels on Tuesday. Christine Lagarde, "
+    "president of the European Central Bank, said inflation in Germany and France had eased, "
+    "and Reuters reported that the International Monetary Fund would publish its outlook."
+)
+
+
+def warm_up() -> float:
+    """Load every per-process model now (knowledge base, monitor, language and entity models,
+    word frequency tables) by enriching a sample article in memory; return the seconds taken.
+
+    Why: otherwise the first batches of each pool process pay it (seconds of CPU, more under
+    load), which is latency a subscriber sees and, in a prefork worker, CPU spent once per
+    child. Called in the worker's main process before the pool forks, the children share
+    the loaded pages instead of each building their own (``workers.stages.tasks``).
+    """
+    from pipeline import flow
+    from pipeline.models import Article
+
+    started = time.perf_counter()
+    res = get_resources()
+    kb, monitor = res.kb(), res.monitor()
+    html = f"<html><head><title>EU ministers meet</title></head><body><article><h1>EU ministers meet</h1><p>{_WARM_UP_TEXT}</p><p>{_WARM_UP_TEXT}</p></article></body></html>"  # fmt: skip
+    for n, article in enumerate(
+        (
+            Article(url="https://warm-up.invalid/html", html=html),
+            Article(url="https://warm-up.invalid/text", text=_WARM_UP_TEXT, title="EU ministers"),
+        )
+    ):
+        flow.enrich(article, kb=kb, monitor=monitor, index=MemoryStoryIndex())
+        get_logger().debug("resources.warmed", article=n)
+    return time.perf_counter() - started
 
 
 def reset_resources() -> None:

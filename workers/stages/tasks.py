@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from celery import Task, chain
 from celery.canvas import Signature
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_init
 
 from pipeline.flow import Options
 from pipeline.models import Alert
@@ -33,7 +34,7 @@ from workers.logs import bound, get_logger
 from workers.settings import get_settings
 from workers.stages.batch import TRANSIENT, Item, backoff_s, new_batch, run_batch
 from workers.stages.emit import Emitter, RedisAlertLedger
-from workers.stages.resources import Resources, get_resources
+from workers.stages.resources import Resources, get_resources, warm_up
 from workers.stages.steps import step_clean, step_emit, step_entities, step_language, step_match
 from workers.stages.story_members import StoryMembers
 from workers.stages.work import drop, light, load_payloads, load_records, payload_of, store
@@ -257,6 +258,25 @@ def _save(task: Task, res: Resources, done: list[Item]) -> list[Item]:
         drop(res.client, res.keys, done)
         return [light(i) for i in done]
     return store(res.client, res.keys, done, ttl_s=res.settings.emit_dedup_ttl_s)
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _warm_up(sender: Any = None, **_: Any) -> None:
+    """Load the stages' models in the worker's main process, before the pool forks.
+
+    The prefork children inherit them (shared pages, loaded once instead of once per
+    child, and no first batch that waits for them). A worker that only delivers
+    webhooks needs none of it. A failure is logged, never fatal: the stages load lazily.
+    """
+    queues = set(getattr(getattr(app.amqp, "queues", None), "consume_from", None) or ())
+    if queues and queues <= {"deliver"}:
+        return
+    try:
+        seconds = warm_up()
+    except Exception as exc:  # e.g. Redis not reachable yet: the first batch loads instead
+        get_logger().warning("resources.warm_up_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        return
+    get_logger().info("resources.warmed_up", seconds=round(seconds, 2))
 
 
 def _submit_delivery(res: Resources) -> Callable[[Alert, Watchlist], None]:
