@@ -113,6 +113,11 @@ def test_list_show_replay_rotate_enable(redis_url: str, receiver: Receiver) -> N
     headers = {k.lower(): v for k, v in last.headers.items()}
     assert Webhook(secret).verify(last.body, headers)
     assert Webhook(new_secret).verify(last.body, headers)
+    # The list and `show` count the same attempts: all on record, and those since the replay.
+    listed = _cli(redis_url, "deliveries", "list")
+    assert "attempts=2 (1 since replay)" in listed.stdout, listed.stdout
+    shown_text = _cli(redis_url, "deliveries", "show", alert.alert_id).stdout
+    assert "attempts: 2 (1 since replay)" in shown_text and "attempts (2):" in shown_text
 
     # Enable clears a disabled endpoint.
     endpoint.disable(client, KEYS, wl.id, reason="http_410_gone", detail="test", now=0)
