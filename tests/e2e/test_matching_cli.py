@@ -59,6 +59,12 @@ def test_test_backtest_disable(redis_url: str, tmp_path: Path) -> None:
     miss = _cli(redis_url, "watchlist", "test", "shoigu AND merkel", "-i", str(article))
     assert miss.returncode == 1, miss.stderr
     assert "NO MATCH" in miss.stdout and "merkel absent" in miss.stdout
+    assert "note:" not in miss.stderr  # plainly a query
+
+    # A bare word that is no watchlist's id: tested as a query, and said so.
+    typo = _cli(redis_url, "watchlist", "test", "shoigu-watch", "-i", str(article))
+    assert "NO MATCH: query" in typo.stdout
+    assert "no watchlist has the id 'shoigu-watch'; testing it as a query" in typo.stderr
 
     bad = _cli(redis_url, "watchlist", "test", "shoigu AND (merkel", "-i", str(article))
     assert bad.returncode == 2
