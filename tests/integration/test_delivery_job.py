@@ -144,10 +144,11 @@ def test_a_url_the_sender_cannot_parse_ends_by_the_schedule(
     assert attempt(client, settings, alert.alert_id, seq=0) == "retrying"
     deadline = time.monotonic() + 5
     outcome = "retrying"
+    sent: list[tuple[str, int]] = []
     while outcome != "dead" and time.monotonic() < deadline:
-        sent: list[tuple[str, int]] = []
         drain_once(client, settings, sender=lambda a, s: sent.append((a, s)))
-        for alert_id, seq in sent:
+        while sent:
+            alert_id, seq = sent.pop(0)
             outcome = attempt(client, settings, alert_id, seq=seq)
         time.sleep(0.05)
     assert outcome == "dead"
