@@ -120,3 +120,24 @@ def test_a_reader_idle_past_the_limit_is_named_stale(redis_url: str) -> None:
     assert info["rates"] is None
     assert "stale:      reader-old (idle" in text
     assert "articles waiting" in text and "a queue message carries a batch" in text
+
+
+def test_rates_come_from_a_sample_a_minute_old(redis_url: str) -> None:
+    env = _env(redis_url)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    for _ in range(30):
+        client.xadd(f"{PREFIX}:enriched", {"record": "{}"})
+    seconds, micros = client.time()
+    then_ms = int(seconds) * 1000 + int(micros) // 1000 - 90_000
+    sample = {"ingest": 0, "enriched": 0, "alerts": 0, "dlq": 0}
+    client.xadd(f"{PREFIX}:status:samples", {"added": json.dumps(sample)}, id=f"{then_ms}-0")
+    rates = _status(env)["rates"]
+    assert isinstance(rates, dict)
+    assert 89 <= rates["window_s"] <= 95  # that sample, no short wait
+    assert rates["per_minute"]["enriched"] == pytest.approx(30 * 60 / rates["window_s"], rel=0.01)
+    # A sample older than five minutes is not "the last minute": a short window instead.
+    client.delete(f"{PREFIX}:status:samples")
+    client.xadd(
+        f"{PREFIX}:status:samples", {"added": json.dumps(sample)}, id=f"{then_ms - 600_000}-0"
+    )
+    assert _status(env)["rates"]["window_s"] < 5  # type: ignore[index]

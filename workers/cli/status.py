@@ -10,8 +10,8 @@ What it reports and where each figure comes from:
   dead-lettered) and the age of the oldest one (from its id, the server's clock at XADD);
   its readers, live or stale by their idle time (a live reader polls every second);
 - rates over the last minute, from the streams' ``entries-added`` counters sampled by
-  each `status` run (kept in Redis); with no sample a minute old, it measures over a
-  short window and says how long;
+  each `status` run (kept in Redis); with no sample between one and five minutes old,
+  it measures over a one-second window and says how long;
 - worker health: a Celery ``ping`` with a short timeout, answers grouped by queue.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any
 
@@ -35,7 +36,8 @@ STALE_AFTER_S = 30.0  # a live ingest reader polls every second
 PING_TIMEOUT_S = 1.0
 _SCAN_LIMIT = 2000  # messages read per queue before the rest is extrapolated
 _RATE_WINDOW_S = 60.0
-_SHORT_WINDOW_S = 1.0  # with no history, measure over this long
+_MAX_WINDOW_S = 300.0  # a sample older than this is not "the last minute"
+_SHORT_WINDOW_S = 1.0  # with no usable sample, measure over this long
 _HISTORY_KEEP = 200  # samples kept (one per `status` run)
 _RATE_STREAMS = ("ingest", "enriched", "alerts", "dlq")
 
@@ -182,7 +184,14 @@ def _rates(client: Any, keys: Keys, now_ms: int) -> dict[str, Any]:
     """Per-minute rates from the newest sample at least a minute old (or a short wait)."""
     current = _added(client, keys)
     key = keys.status_samples
-    old = client.xrevrange(key, max=str(now_ms - int(_RATE_WINDOW_S * 1000)), count=1)
+    # The newest sample at least a minute old, if it is not much older (rare runs would
+    # otherwise report an hour's average as the last minute's).
+    old = client.xrevrange(
+        key,
+        max=str(now_ms - int(_RATE_WINDOW_S * 1000)),
+        min=str(now_ms - int(_MAX_WINDOW_S * 1000)),
+        count=1,
+    )
     if old:
         then_ms, then = _id_ms(old[0][0]), json.loads(old[0][1]["added"])
     else:
@@ -233,12 +242,17 @@ def collect_status(
     from workers.connection import redis_url
 
     now_ms = _server_ms(client)
+    # The ping waits its whole timeout: run it while the rest is read (and the rates wait).
+    pinged: dict[str, Any] = {}
+    pinger = threading.Thread(target=lambda: pinged.update(_workers(PING_TIMEOUT_S)), daemon=True)
+    if ping:
+        pinger.start()
     info: dict[str, Any] = {
         "server": _redacted(redis_url(get_settings())),
         "backlog": _backlog(client, keys),
         "ingest": _ingest(client, keys, now_ms, stale_after_s),
         "rates": _rates(client, keys, now_ms) if rates else None,
-        "workers": _workers(PING_TIMEOUT_S) if ping else None,
+        "workers": None,
         "enriched": int(client.xlen(keys.enriched)),
         "alerts": int(client.xlen(keys.alerts)),
         "dead_letters": int(client.xlen(keys.dlq)),
@@ -246,6 +260,9 @@ def collect_status(
         "watchlists_version": int(client.get(keys.watchlists_version) or 0),
         "deliveries_scheduled": int(client.zcard(keys.delivery_schedule)),
     }
+    if ping:
+        pinger.join(PING_TIMEOUT_S + 10)
+        info["workers"] = pinged or {"responding": [], "by_queue": {}, "error": "no answer"}
     return info
 
 
