@@ -110,7 +110,12 @@ class Mention(_Frozen):
 
 
 class Entity(_Frozen):
-    """A person, organisation, place or other named thing mentioned in the article."""
+    """A person, organisation, place or other named thing mentioned in the article.
+
+    ``uncertain`` is true when several knowledge-base entries share the name and
+    nothing in the article decided between them (``id`` is then the first in the
+    knowledge base's order); left out of JSON when false.
+    """
 
     id: str
     name: str
@@ -118,6 +123,14 @@ class Entity(_Frozen):
     mentions: list[Mention] = Field(default_factory=list)
     salience: float = Field(default=0.0, ge=0.0, le=1.0)
     linked: bool = True
+    uncertain: bool = False
+
+    @model_serializer(mode="wrap")
+    def _drop_certain(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("uncertain"):
+            data.pop("uncertain", None)
+        return data
 
 
 class AlertRef(_Frozen):

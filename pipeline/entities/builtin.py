@@ -80,7 +80,29 @@ _VERY_COMMON_ZIPF = 5.0  # ... whatever the town's size (``Reading``, ``March``)
 # quarters of all built-in forms (load time, memory) and news rarely names such a town
 # by another language's name.
 _ALTERNATES_POPULATION = 100_000
-_FAMOUS_POPULATION = 500_000  # cities this large keep names up to _VERY_COMMON_ZIPF
+_FAMOUS_POPULATION = 500_000
+# Subdivision types known by name far beyond their size (``_subdivisions``).
+_FIRST_LEVEL = frozenset(
+    {
+        "State",
+        "Country",
+        "Land",
+        "Province",
+        "Autonomous community",
+        "Autonomous region",
+        "Autonomous city",
+        "Metropolitan region",
+        "Republic",
+        "Prefecture",
+        "Voivodship",
+        "Regional state",
+        "Union territory",
+        "Canton",
+        "Federal district",
+        "Capital district",
+    }
+)
+_STOP_ZIPF = 5.5  # a subdivision named with a word this common is strict (``Most``, ``Lot``)  # cities this large keep names up to _VERY_COMMON_ZIPF
 _NEWS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
 _OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "fi", "tr", "id", "ru")
 _GERMAN_ADJECTIVE = re.compile(r"^(?P<stem>[A-ZÄÖÜ][a-zäöüß]+(?:isch|ig|t))(?:e|en|er|es)$")
@@ -451,17 +473,36 @@ def _cities() -> tuple[list[EntityEntry], list[EntityEntry], set[str]]:
 
 
 def _subdivisions() -> tuple[list[EntityEntry], set[str]]:
-    """Return ISO 3166-2 subdivisions (``subdivision:<code>``) and the strict ones' ids."""
+    """Return ISO 3166-2 subdivisions (``subdivision:<code>``) and the strict ones' ids.
+
+    A state, province or other first-level unit (``_FIRST_LEVEL``) is known well beyond
+    its size, so word frequency says little (``England`` and ``California`` are as
+    common in English as ``Eastern``): it is strict only when subdivisions of two
+    countries or more share its name (``Eastern``, ``Centre``, ``Nord``) or it is a
+    function word (Zipf ``_STOP_ZIPF``: ``Most``, ``Lot``) or a short common word
+    (``Bay``, ``Male``). Other units (regions, districts, counties) follow the town rule
+    (``_ordinary``: ``Maritime``, a region of Togo, is strict).
+    """
     import pycountry
 
-    out: list[EntityEntry] = []
-    strict: set[str] = set()
+    found: list[tuple[str, str, str, bool]] = []
+    countries: dict[str, set[str]] = {}
     for sub in pycountry.subdivisions:
         name = _PAREN_NOTE.sub("", str(sub.name)).strip()
         if not name or not name[:1].isupper() or not _LATIN_LIKE.match(name):
             continue
-        entry_id = f"subdivision:{sub.code}"
-        if _ordinary(name):
+        famous = str(getattr(sub, "type", "")) in _FIRST_LEVEL
+        found.append((f"subdivision:{sub.code}", name, key_of(name), famous))
+        countries.setdefault(key_of(name), set()).add(str(sub.country_code))
+    out: list[EntityEntry] = []
+    strict: set[str] = set()
+    for entry_id, name, key, famous in found:
+        zipf = _english_zipf(key)
+        if (
+            len(countries[key]) > 1
+            or (not famous and _ordinary(name))
+            or (" " not in key and (zipf >= _STOP_ZIPF or (len(key) <= 4 and zipf >= _COMMON_ZIPF)))
+        ):
             strict.add(entry_id)
         out.append(EntityEntry(id=entry_id, name=name, type="LOC"))
     return out, strict

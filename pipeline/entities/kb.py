@@ -99,6 +99,7 @@ class KnowledgeBase:
         self._info: dict[int, tuple[tuple[Candidate, ...], bool, bool]] = {}
         self._particles: dict[frozenset[str], frozenset[str]] = {}
         self._words: dict[str, list[int]] | None = None  # folded word -> entries (``suggest``)
+        self._context: dict[int, tuple[tuple[int, frozenset[str]], ...]] = {}
         # The build allocates millions of objects but no reference cycles: the cyclic
         # collector would only rescan the growing heap again and again (~25% of it).
         collecting = gc.isenabled()
@@ -287,7 +288,8 @@ class KnowledgeBase:
         return tuple((p >> _KIND_BITS, p & 7) for p in self._multi[kid])
 
     def key_info(self, kid: int) -> tuple[tuple[Candidate, ...], bool, bool]:
-        """Return key ``kid``'s candidates, whether all are demonyms, whether all are major places.
+        """Return key ``kid``'s candidates, whether all are demonyms, whether all are places
+        and not all smaller ones (``minor_ids``).
 
         Cached per key: tagging asks for the same keys (country names) in every article.
         """
@@ -298,24 +300,52 @@ class KnowledgeBase:
             info = (
                 cands,
                 all(kind == demonym for _, kind in cands),
-                all(
-                    self._list[e].type == "LOC" and self._list[e].id not in self.minor_ids
-                    for e, _ in cands
-                ),
+                all(self._list[e].type == "LOC" for e, _ in cands)
+                and not all(self._list[e].id in self.minor_ids for e, _ in cands),
             )
             if len(self._info) >= _INFO_CACHE:
                 self._info.clear()
             self._info[kid] = info
         return info
 
+    def context_words(self, kid: int) -> tuple[tuple[int, frozenset[str]], ...]:
+        """Return, for each entry sharing key ``kid`` (strongest first), the words only it has.
+
+        The folded words of an entry's names and aliases minus any word another of the
+        entries has (the key's own words among them): an article mentioning ``Walker``
+        or ``Dubya`` supports ``George W. Bush`` over his father. Cached per key.
+        """
+        found = self._context.get(kid)
+        if found is None:
+            entries = [e for e, _ in self.candidates(kid)]
+            words = []
+            for e in entries:
+                entry = self._list[e]
+                words.append(
+                    {
+                        w
+                        for form in (entry.name, *entry.aliases[:50])
+                        for w in key_of(form).split()
+                        if len(w) > 1 and w not in (",", "|")
+                    }
+                )
+            shared: set[str] = set()
+            for n, own in enumerate(words):
+                for other in words[n + 1 :]:
+                    shared |= own & other
+            found = tuple(
+                (e, frozenset(own - shared)) for e, own in zip(entries, words, strict=True)
+            )
+            if len(self._context) >= _INFO_CACHE:
+                self._context.clear()
+            self._context[kid] = found
+        return found
+
     def minor_place(self, kid: int) -> bool:
-        """Whether every entry owning key ``kid`` is a place and one is a smaller one."""
+        """Whether every entry owning key ``kid`` is a smaller place (``minor_ids``)."""
         if not self.minor_ids:
             return False
-        cands = self.key_info(kid)[0]
-        return all(self._list[e].type == "LOC" for e, _ in cands) and any(
-            self._list[e].id in self.minor_ids for e, _ in cands
-        )
+        return all(self._list[e].id in self.minor_ids for e, _ in self.key_info(kid)[0])
 
     def openers(self, words: frozenset[str]) -> frozenset[str]:
         """Return those of ``words`` that are keys or key prefixes (cached per word set)."""

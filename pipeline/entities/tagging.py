@@ -62,7 +62,7 @@ from pipeline.entities.ner import NameFinder
 from pipeline.entities.recogniser import ORG_SUFFIXES, Name, Recogniser
 from pipeline.entities.roles import ROLE_MODIFIERS, is_role, role_start
 from pipeline.entities.stream import HARD, SOFT, TokenStream, fold, key_of, tokenize
-from pipeline.entities.variants import HONORIFICS, CaseRule
+from pipeline.entities.variants import HONORIFICS, CaseRule, Kind
 from pipeline.models import Entity, EntityType
 
 __all__ = ["LEAD_CHARS", "NOUN_ZIPF", "tag", "unlinked_id"]
@@ -230,6 +230,7 @@ class _Match:
 
 
 _UPPER, _CAPITALISED, _TITLE = int(CaseRule.UPPER), int(CaseRule.CAPITALISED), int(CaseRule.TITLE)
+_ALIAS = int(Kind.ALIAS)  # kinds up to this are names and aliases, not generated variants
 
 
 def _case_ok(stream: TokenStream, i: int, j: int, rule: int) -> bool:
@@ -356,6 +357,10 @@ class _Tagger:
         self._defined: set[tuple[str, str]] = set()  # (acronym, entity id) already linked
         self.stop = _stopwords_for(self.language)  # bound once: looked up per capitalised word
         self.calendar = _calendar_words()
+        # Entities linked by a tie between knowledge-base entries sharing a name that
+        # nothing in the article decided, and those some mention decided (``_resolve``).
+        self._tied: set[str] = set()
+        self._decided: set[str] = set()
 
     @functools.cached_property
     def lower_words(self) -> set[str]:
@@ -463,13 +468,35 @@ class _Tagger:
             self._register_name(found, entry.name, -1)
 
     def _resolve(self, m: _Match, seen: dict[int, int]) -> int:
+        """Pick one of the entries sharing a key: one the article already named, else
+        the one the article's words support (``KnowledgeBase.context_words``), else the
+        strongest kind of key, marked uncertain when another entry owns the key by a
+        name or an alias (two people listed as ``George Bush``)."""
         cands = m.cands
         if len(cands) == 1:
             return cands[0][0]
+        entry_at = self.kb.entry_at
         for entry, _ in cands:
             if entry in seen:
+                self._decided.add(entry_at(entry).id)
                 return entry
-        return cands[0][0]
+        words = self._context
+        support = [(len(distinct & words), e) for e, distinct in self.kb.context_words(m.kid)]
+        best = max(score for score, _ in support)
+        top = [e for score, e in support if score == best]
+        if best > 0 and len(top) == 1:
+            self._decided.add(entry_at(top[0]).id)
+            return top[0]
+        chosen = cands[0][0]
+        if sum(kind <= _ALIAS for _, kind in cands) > 1:
+            self._tied.add(entry_at(chosen).id)
+        return chosen
+
+    @functools.cached_property
+    def _context(self) -> frozenset[str]:
+        """The article's words (and its title's): evidence for one of several entries."""
+        title = self.title_stream.words if self.title_stream is not None else []
+        return frozenset(self.stream.words).union(title)
 
     def link_text(self) -> None:
         stream, kb = self.stream, self.kb
@@ -1193,6 +1220,8 @@ class _Tagger:
                 "salience": score,
                 "linked": f.linked,
             }
+            if f.id in self._tied and f.id not in self._decided:
+                entity["uncertain"] = True
             ranked.append((-score, first, f.id, entity))
         ranked.sort()  # ids are unique: the entity dicts are never compared
         # One bulk validation in pydantic-core is much cheaper than a model per mention.
