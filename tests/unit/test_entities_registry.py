@@ -91,7 +91,8 @@ def test_organisations_and_common_last_words_give_no_surname() -> None:
     assert name_keys(_entity("White House")).surname == ""
     assert name_keys(_entity("National Security Council", "ORG")).surname == ""
     assert name_keys(_entity("House", "ORG")).story_only
-    assert name_keys(_entity("John Kirby")).surname == "s|kirbi"
+    assert name_keys(_entity("John Kirby")).surname == ""  # typed MISC: no surname
+    assert name_keys(_entity("John Kirby", "PERSON")).surname == "s|kirbi"
     registry = MemoryNameRegistry()
     apply_registry([_entity("White House")], registry)
     assert apply_registry([_entity("House")], registry)[0].id == "x:house"
@@ -132,3 +133,12 @@ def test_memory_is_bounded_by_dropping_the_least_recently_seen() -> None:
         apply_registry([_entity(f"Person Number{chr(97 + n % 26)}{n}", "PERSON")], registry)
     assert len(registry.keys) <= 30
     assert any(v == "x:person-numbern39" for v in registry.keys.values())
+
+
+def test_a_lone_surname_merged_into_a_person_is_typed_person() -> None:
+    registry = MemoryNameRegistry()
+    apply_registry([_entity("Halvard Brekkestad", "PERSON")], registry, story_id="a")
+    (later,) = apply_registry([_entity("Brekkestad", "LOC")], registry, story_id="a")
+    assert (later.id, later.type) == ("x:halvard-brekkestad", "PERSON")
+    registry.forget("x:halvard-brekkestad")
+    assert registry.keys == {}

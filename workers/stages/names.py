@@ -122,10 +122,10 @@ class RedisNameRegistry:
     def forget(self, entity_id: str) -> int:
         """Drop every learned key owned by ``entity_id`` and its override; return how many."""
         owned = [k for k, v in self._items() if v == entity_id]
+        typed = "t|" + entity_id  # the id's remembered PERSON type (not a learned key)
         pipe = self.client.pipeline(transaction=False)
-        if owned:
-            pipe.hdel(self.keys.names, *owned)
-            pipe.zrem(self.keys.names_seen, *owned)
+        pipe.hdel(self.keys.names, *owned, typed)
+        pipe.zrem(self.keys.names_seen, *owned, typed)
         pipe.hdel(self.keys.names_overrides, entity_id)
         pipe.execute()
         return len(owned)
@@ -137,6 +137,8 @@ class RedisNameRegistry:
         """Return learned keys grouped by owning id (only ``entity_id``'s when given)."""
         out: dict[str, list[str]] = {}
         for key, owner in self._items():
+            if key.startswith("t|"):  # a remembered type, not a name key
+                continue
             if entity_id is None or owner == entity_id:
                 out.setdefault(owner, []).append(key)
         return {k: sorted(v) for k, v in sorted(out.items())}
