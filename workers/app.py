@@ -109,7 +109,7 @@ def _survive_redis_restart() -> None:
 
     restore_unacked._detached_safe = True  # type: ignore[attr-defined]
     restore_unacked.__wrapped__ = original  # type: ignore[attr-defined]
-    kombu_redis.QoS.restore_unacked = restore_unacked
+    kombu_redis.QoS.restore_unacked = restore_unacked  # type: ignore[method-assign]
 
 
 _survive_redis_restart()
