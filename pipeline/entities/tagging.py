@@ -629,12 +629,31 @@ class _Tagger:
             return
         if not (2 <= len(surface) <= 10 and surface.isupper()):
             return
+        if not self._abbreviates(words[a], surface, found):
+            return  # ``DETROIT (AP)``: a dateline's agency, not the city's initials
         if (words[a], found.id) in self._defined:
             return  # the first definition already took every later use
         self._defined.add((words[a], found.id))
         for k in self._capitals.get(words[a], ()):
             if k >= a and k not in self.covered:
                 self._add(found, k, k)
+
+    def _abbreviates(self, letters: str, surface: str, found: _Found) -> bool:
+        """Whether ``letters`` can stand for ``found``: its initials in order, or a known name.
+
+        The acronym's letters must start words of the name in order (``DPRK``,
+        ``UAE``, ``ICANN``; words may be skipped), or the knowledge base must list the
+        acronym for that very entry (``North Korea (DPRK)``).
+        """
+        initials = [w[0] for w in key_of(found.name).split() if w not in (",", "|")]
+        k = 0
+        for letter in letters:
+            while k < len(initials) and initials[k] != letter:
+                k += 1
+            if k == len(initials):
+                return any(e.id == found.id for e in self.kb.lookup(surface))
+            k += 1
+        return True
 
     @functools.cached_property
     def _capitals(self) -> dict[str, list[int]]:
