@@ -204,11 +204,12 @@ def _redis_counts(client: Any) -> tuple[dict[str, int], dict[str, int]]:
     }
 
 
-def _stage_cpu(log_dir: Path, since: float) -> dict[str, tuple[float, int]]:
-    """Sum the workers' ``batch.done`` CPU per task (after ``since``, epoch s): (ms, items)."""
+def _stage_cpu(log_dir: Path, since: float) -> dict[str, tuple[float, int, float]]:
+    """Sum the workers' ``batch.done`` lines per task (after ``since``, epoch s): (CPU ms,
+    items, wall ms)."""
     from datetime import datetime
 
-    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
     for path in log_dir.glob("worker*.log"):
         for line in path.read_text(errors="replace").splitlines():
             if '"batch.done"' not in line:
@@ -223,7 +224,8 @@ def _stage_cpu(log_dir: Path, since: float) -> dict[str, tuple[float, int]]:
             row = out[str(event.get("task", "?")).removeprefix("articles.")]
             row[0] += float(event["cpu_ms"])
             row[1] += int(event["items"])
-    return {k: (v[0], int(v[1])) for k, v in out.items()}
+            row[2] += float(event["ms"])
+    return {k: (v[0], int(v[1]), v[2]) for k, v in out.items()}
 
 
 def _show_logs(log_dir: Path, lines: int = 15) -> None:
@@ -333,7 +335,8 @@ def _system(
         "seconds": seconds,
         "complete": complete,
         "dead_letters": dead,
-        "stage_cpu_ms": {k: ms / max(1, items) for k, (ms, items) in stages.items()},
+        "stage_cpu_ms": {k: ms / max(1, items) for k, (ms, items, _) in stages.items()},
+        "stage_wall_ms": {k: wall / max(1, items) for k, (_, items, wall) in stages.items()},
         "proc_cpu_ms": {k: (after[k][0] - before[k][0]) * 1000 / n for k in pids},
         "rss_mb": {k: after[k][1] / 2**20 for k in pids},
         "pss_mb": {k: after[k][2] / 2**20 for k in pids},
@@ -355,6 +358,7 @@ def _system_line(label: str, r: dict[str, Any]) -> None:
         f"BENCH throughput {label} articles_per_s={r['articles_per_s']:.1f} "
         f"seconds={r['seconds']:.1f} complete={r['complete']} dead_letters={r['dead_letters']}\n"
         f"  stage_cpu_ms_per_article={_fmt(r['stage_cpu_ms'])}\n"
+        f"  stage_wall_ms_per_article={_fmt(r['stage_wall_ms'])}\n"
         f"  process_cpu_ms_per_article={_fmt(r['proc_cpu_ms'])} total={sum(r['proc_cpu_ms'].values()):.2f}\n"
         f"  rss_mb={_fmt(r['rss_mb'], 0)}\n"
         f"  pss_mb={_fmt(r['pss_mb'], 0)} total={sum(r['pss_mb'].values()):.0f}\n"
