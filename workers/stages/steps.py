@@ -47,10 +47,9 @@ def _record(item: Item) -> EnrichedRecord:
 
 
 def _with(item: Item, record: EnrichedRecord, **extra: Any) -> Item:
-    # The model itself: the task writes it to Redis as JSON once (``workers.stages.work``).
-    out = {**item, "id": record.id, "record": record, **extra}
-    out.pop("payload", None)  # the raw input is not needed after cleaning
-    return out
+    # The model itself: the task writes it to Redis as JSON once and sends the item on
+    # without its bodies (``workers.stages.work.light``).
+    return {**item, "id": record.id, "record": record, **extra}
 
 
 def step_clean(item: Item, options: flow.Options) -> Item:

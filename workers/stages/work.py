@@ -39,8 +39,13 @@ def ref(item: Item) -> str:
 
 
 def light(item: Item) -> Item:
-    """Return ``item`` without its bodies: what a Celery message carries."""
-    return {k: v for k, v in item.items() if k not in _HEAVY}
+    """Return ``item`` without its bodies: what a Celery message carries.
+
+    An item without an ingest entry keeps its inline payload: there is nowhere else to
+    read it from for a retry or a dead letter.
+    """
+    heavy = _HEAVY if item.get("entry") else ("record",)
+    return {k: v for k, v in item.items() if k not in heavy}
 
 
 def _text(value: Any) -> str:
