@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -e '.[dev]'
-	@$(PY) -m pipeline.language.ngrams build --optional
+	@$(PY) -m pipeline.language build-ngrams --optional
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -17,7 +17,7 @@ logs one warning and returns None, and the detector keeps using lingua's own API
 The store: ``key = hash48(ngram) << 16 | language << 8 | q`` where ``q`` quantises
 ``-ln P`` in steps of ``1 / Q_SCALE`` nats. A header holds the language codes and each
 language's unigram total (for the probability of a character it never saw). Built once
-(``python -m pipeline.language.ngrams build``, part of ``make setup``; otherwise in a child
+(``python -m pipeline.language build-ngrams``, part of ``make setup``; otherwise in a child
 process on first use) into ``$WIREWATCH_CACHE_DIR`` (default ``~/.cache/wirewatch``), under a
 name keyed by lingua's version, the ``.so``'s size and a digest of its ends and ``FORMAT_VERSION``; written to
 a temporary file and renamed, under a file lock so that workers starting together build once.
@@ -473,7 +473,7 @@ def _try_open(path: Path) -> NgramStore | None:
 def _build_in_child(path: Path) -> None:
     """Build the cache file in a child process (the build's transient memory stays there)."""
     subprocess.run(
-        [sys.executable, "-m", "pipeline.language.ngrams", "build", "--output", str(path)],
+        [sys.executable, "-m", "pipeline.language", "build-ngrams", "--output", str(path)],
         check=True,
         capture_output=True,
         timeout=600,
@@ -530,8 +530,8 @@ def main(argv: list[str]) -> int:
     import argparse
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.language.ngrams")
-    parser.add_argument("command", choices=["build"])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.language")
+    parser.add_argument("command", choices=["build"], help="build the store (build-ngrams from the package)")
     parser.add_argument("--output", help="where to write the store (default: the cache path)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the file is valid")
     parser.add_argument(
@@ -561,6 +561,3 @@ def main(argv: list[str]) -> int:
     )
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
