@@ -82,14 +82,26 @@ _NOUN_CAPITALISING = frozenset({"de", "lb"})
 
 _ACRONYM_SKIP = frozenset({"the", "and", "for", "s"})
 _ARTICLES = frozenset({"the", "a", "an"})
+# A larger built-in place the recogniser does not see is withdrawn only when its word
+# is this common (``Ende`` 5.7, ``Mal`` 6.3; city names rarely pass 5.3).
+_MAJOR_PLACE_ZIPF = 5.5
 _HYPHEN_PART = 4  # longest lower-case part after a hyphen in a person's name (``Jong-un``)
-# Built-in city links yield to the recogniser when it types the very same words as a
-# person or organisation: geonames' alternate names include surnames (``Abbas``, ``Bush``).
+# A built-in city linked by one of its other names (not its own) yields to the recogniser
+# when it types the very same words as a person or organisation: geonames' alternate
+# names include surnames and organisations (``Abbas`` for Fort Abbas, ``Hamas`` for Hamm).
 _CITY_PREFIX = "city:"
 _NOT_PLACES = frozenset({"PERSON", "ORG"})
 # An acronym the recogniser left out is a name only when rarer than this as a word
 # (Zipf: ``TV`` 5.4, ``CEO`` 4.6 are words; ``FTU``, ``BPA`` are not).
 _ACRONYM_ZIPF = 4.0
+# Other capitalised runs the recogniser left out: written so at least twice (once
+# mid-sentence) with a word rarer than ``_REPEATED_ZIPF`` (``Scientology`` 3.3,
+# ``Budweiser`` 2.9; ``Governo`` 5.3 in Portuguese), or once mid-sentence with every word
+# rarer than ``_RARE_ZIPF``, once per million words (a surname, a small place).
+_REPEATED_ZIPF = 4.5
+_RARE_ZIPF = 3.0
+_MAX_EVIDENCE_RUN = 4
+_EVIDENCE_P = 0.3  # and the model gives the run at least this chance of being a name
 _VOWELS = frozenset("aeiouy")  # folded words: no diacritics left
 _CONNECTORS = frozenset(
     "of de del della da di do dos das du la le van von der den al el bin ibn bint y".split()
@@ -355,6 +367,7 @@ class _Tagger:
         self.short_forms: dict[str, list[tuple[tuple[int, int], str]]] = {}
         self._person_forms: set[tuple[str, tuple[str, ...]]] = set()
         self._defined: set[tuple[str, str]] = set()  # (acronym, entity id) already linked
+        self.deferred: list[_Match] = []  # links held back for the recogniser (``link_text``)
         self.stop = _stopwords_for(self.language)  # bound once: looked up per capitalised word
         self.calendar = _calendar_words()
         # Entities linked by a tie between knowledge-base entries sharing a name that
@@ -520,6 +533,12 @@ class _Tagger:
                 and (m.i != m.j or not sentence_start[m.i] or not self._common_word(m))
             )
         ]
+        if isinstance(kb.name_finder, Recogniser) and not shouting and len(kept) < len(matches):
+            # Held back only because a capitalised word goes on from them: the
+            # recogniser decides (``_link_deferred``) whether that word starts a name
+            # of its own (``the Refugee Council Enver Solomon``).
+            held = {id(m) for m in kept} | minor
+            self.deferred = [m for m in matches if id(m) not in held and not self._common_word(m)]
         seen: dict[int, int] = {}
         for m in kept:
             if len(m.cands) == 1:
@@ -737,14 +756,14 @@ class _Tagger:
         Madrid``, ``Bank of America``) and the place mentions inside are
         withdrawn; a declared name inside keeps its link and the rest is
         dropped. One that would split a link (crossing its edge) is dropped.
-        A built-in city link of the very same words yields when the model types
-        them as a person or an organisation. Then other occurrences of the
+        A built-in city linked by another of its names yields when the model
+        types the very same words as a person or an organisation. Then other occurrences of the
         recognised names, and names the article itself gives evidence of, are
         tagged (``_repeat_names``, ``_evidence_runs``), and each unlinked entity
         gets one type (``_settle_types``).
         """
         stream = self.stream
-        hints: dict[int, EntityType] = {}
+        hints: dict[int, tuple[EntityType, float]] = {}
         names = recogniser.recognise(stream, self.language, self.breaks, hints)
         self._withdraw_common_places(names)
         covered = self.covered
@@ -770,9 +789,11 @@ class _Tagger:
             if any(a < i or b > j for a, b in inside):
                 continue  # never split a longer known name
             if (i, j) in inside and not (
-                etype in _NOT_PLACES and inside[(i, j)].id.startswith(_CITY_PREFIX)
+                etype in _NOT_PLACES
+                and inside[(i, j)].id.startswith(_CITY_PREFIX)
+                and key_of(stream.surface(i, j)) != key_of(inside[(i, j)].name)
             ):
-                continue  # the very name is linked (a city only when the model sees a place)
+                continue  # the very name is linked (a city's other name only if a place)
             if all(f.id in self.kb.builtin_ids for f in inside.values()):
                 for (a, b), found in inside.items():
                     withdrawn.setdefault(id(found), (found, set()))[1].add(
@@ -785,10 +806,58 @@ class _Tagger:
         # filtered once at the end: one pass per entity, not one per withdrawn mention
         for found, spans in withdrawn.values():
             found.spans = [s for s in found.spans if s not in spans]
+        self._link_deferred()
         self._repeat_names(recognised)
         self._evidence_runs(hints, votes)
         self._settle_types(votes)
         self._join_remaining_short_forms()
+
+    def _link_deferred(self) -> None:
+        """Link the held-back knowledge-base matches that no recognised name covers.
+
+        A known name followed by a capitalised word was held back in case the
+        two form a longer name; when the recogniser tagged no name over it, the
+        word starts another name (or none) and the known name links.
+        """
+        covered, words = self.covered, self.stream.words
+        for m in self.deferred:
+            if not covered.isdisjoint(range(m.i, m.j + 1)):
+                continue
+            index = m.cands[0][0] if len(m.cands) == 1 else self._resolve(m, {})
+            entry = self.kb.entry_at(index)
+            found = self.found.get(entry.id) or self._entity(entry.id, entry.name, entry.type, True)
+            self._add(found, m.i, m.j)
+            if entry.type == "PERSON":
+                self._register_short_forms(found, words[m.i : m.j + 1], m.i)
+            if found.first == m.i:
+                self._register_name(found, entry.name, m.i)
+
+    def _join_touching(self, names: list[Name]) -> list[Name]:
+        """Join two recognised names with nothing but one space between them.
+
+        Two names do not follow each other without a word or a mark between
+        them when they are of one type (``Halden`` + ``Maritime``), or when one
+        word follows a person (``Kim Jong`` + ``Un``, the gazetteer's UN). A first
+        part ending in a title (``German Chancellor``) stays apart.
+        """
+        stream = self.stream
+        out: list[Name] = []
+        for name in names:
+            prev = out[-1] if out else None
+            if (
+                prev is not None
+                and name.i == prev.j + 1
+                and stream.text[stream.ends[prev.j] : stream.starts[name.i]] == " "
+                and name.i not in self.breaks
+                and not stream.sentence_start[name.i]
+                and not is_role(stream.words[prev.j])  # ``German Chancellor`` + a name
+                and (prev.type == name.type or (prev.type == "PERSON" and name.i == name.j))
+            ):
+                etype = prev.type if prev.type == "PERSON" else name.type
+                out[-1] = Name(prev.i, name.j, etype)
+            else:
+                out.append(name)
+        return out
 
     def _split_at_articles(self, names: list[Name]) -> list[Name]:
         """Cut a recognised name at a lower-case article between two capitalised words.
@@ -799,7 +868,7 @@ class _Tagger:
         """
         words, caps = self.stream.words, self.stream.caps
         out: list[Name] = []
-        for name in names:
+        for name in self._join_touching(names):
             start = name.i
             for k in range(name.i + 1, name.j):
                 if (
@@ -889,15 +958,19 @@ class _Tagger:
                 self._add(recognised[key], k, end)
                 break
 
-    def _evidence_runs(self, hints: dict[int, EntityType], votes: dict[str, Counter[str]]) -> None:
+    def _evidence_runs(
+        self, hints: dict[int, tuple[EntityType, float]], votes: dict[str, Counter[str]]
+    ) -> None:
         """Tag capitalised runs the model left out when the article itself says they are names.
 
-        Two kinds of evidence: an acronym (a word in capitals, 2 to 6 characters,
-        not a common word: ``FTU``, ``BPA``), or a run written the same way, with
-        capitals, at least twice and at least once mid-sentence, and never in
-        lower case (``Scientology``, ``Budweiser``). The type is the one the model
-        finds likeliest for the run's last word. In a language that capitalises
-        every noun only acronyms count.
+        Three kinds of evidence: an acronym (a word in capitals, 2 to 6 characters,
+        not a common word: ``FTU``, ``BPA``); a run written the same way, with
+        capitals, at least twice and at least once mid-sentence, with a rare word
+        (``Scientology``, ``Budweiser``); a run of very rare words capitalised
+        mid-sentence (``Monti``). No word of the run is written in lower case in
+        the article or is a stop word. The type is the one the model finds
+        likeliest for the run's last word. In a language that capitalises every
+        noun only acronyms count.
         """
         stream = self.stream
         if stream.text.isupper():
@@ -934,15 +1007,29 @@ class _Tagger:
             key = tuple(words[i : j + 1])
             if i == j and self._acronym(i):
                 pass
-            elif nouns or seen[key] < 2 or key not in mid:
+            elif nouns or j - i + 1 > _MAX_EVIDENCE_RUN:
                 continue
-            elif j - i + 1 > 4 or any(
-                w in self.lower_words or w in self.stop or len(w) < 2 for w in key
-            ):
+            elif any(w in self.lower_words or w in self.stop or len(w) < 2 for w in key):
                 continue
-            found = self._run(i, j, hints.get(j, "MISC"))
+            else:
+                zipfs = [self._frequency(w) for w in key]
+                repeated = seen[key] >= 2 and key in mid and min(zipfs) < _REPEATED_ZIPF
+                if not repeated and (stream.sentence_start[i] or max(zipfs) >= _RARE_ZIPF):
+                    continue
+            etype, p_name = hints.get(j, ("MISC", 1.0))
+            if p_name < _EVIDENCE_P:
+                continue
+            found = self._run(i, j, etype)
             if found is not None and not found.linked:
-                votes.setdefault(found.id, Counter())[hints.get(j, "MISC")] += 1
+                votes.setdefault(found.id, Counter())[etype] += 1
+
+    def _frequency(self, word: str) -> float:
+        """Return the higher Zipf frequency of ``word`` in the text's language and English."""
+        language = self.language if self.language in _wordfreq_languages() else "en"
+        try:
+            return max(_zipf(word, language), _zipf(word, "en"))
+        except Exception:  # wordfreq needs optional tokenizers for Japanese, Chinese, Korean
+            return 0.0
 
     def _acronym(self, k: int) -> bool:
         """Whether word ``k`` is written in capitals, 2 to 6 characters, and no common word."""
@@ -952,11 +1039,7 @@ class _Tagger:
         word = self.stream.words[k]
         if word in self.stop or word in self.calendar:
             return False
-        language = self.language if self.language in _wordfreq_languages() else "en"
-        try:
-            return _zipf(word, language) < _ACRONYM_ZIPF and _zipf(word, "en") < _ACRONYM_ZIPF
-        except Exception:  # wordfreq needs optional tokenizers for Japanese, Chinese, Korean
-            return True
+        return self._frequency(word) < _ACRONYM_ZIPF
 
     def _settle_types(self, votes: dict[str, Counter[str]]) -> None:
         """Give each recognised entity one type: its mentions' majority, then the evidence.
@@ -1036,14 +1119,23 @@ class _Tagger:
             kept = []
             for s, e in found.spans:
                 k = first.get(s)
-                if k is None or k in named or stream.ends[k] != e or not self._common_place(k):
+                if (
+                    k is None
+                    or k in named
+                    or stream.ends[k] != e
+                    or not self._common_place(k, found.id in self.kb.minor_ids)
+                ):
                     kept.append((s, e))
                 else:
                     self.covered.discard(k)
             found.spans = kept
 
-    def _common_place(self, k: int) -> bool:
-        """Whether word ``k`` is a common word capitalised for grammar, not as a name."""
+    def _common_place(self, k: int, minor: bool = True) -> bool:
+        """Whether word ``k`` is a common word capitalised for grammar, not as a name.
+
+        A larger place (not ``minor``) must be a very common word to be doubted:
+        ``Wien`` (Zipf 5.2) and ``Athen`` (4.1) are named as often as nouns are.
+        """
         stream = self.stream
         surface = stream.surface(k, k)
         if surface.isupper():
@@ -1057,9 +1149,10 @@ class _Tagger:
         if not grammar:
             return False
         try:
-            return _zipf(surface.lower(), language) >= NOUN_ZIPF  # type: ignore[arg-type]
+            zipf = _zipf(surface.lower(), language)  # type: ignore[arg-type]
         except Exception:  # wordfreq needs optional tokenizers for Japanese, Chinese, Korean
             return False
+        return zipf >= (NOUN_ZIPF if minor else _MAJOR_PLACE_ZIPF)
 
     def _past_title(self, i: int, j: int) -> int:
         """Return the first word of a person's name after a title inside its span."""
