@@ -19,8 +19,8 @@ entry with no dead letter, when the run ends (everything accounted for, or ``--t
 seconds after the last fault). ``duplicates``: enriched records beyond one per article;
 ``alert_duplicates``: alerts beyond one per alert id. ``recovery_s``: from the last fault
 (Redis answering again) to the last record or dead letter written. Exit status 1 when a
-run misses the bar (lost 0, every bad entry dead-lettered, no duplicates, recovery within
-``--max-recovery``, 90 s).
+run misses the bar (lost 0, every bad entry and no good one dead-lettered, no duplicates,
+recovery within ``--max-recovery``, 90 s); such a run keeps its logs and prints where.
 """
 
 from __future__ import annotations
@@ -239,6 +239,7 @@ def run_once(
     concurrency: int | None,
     timeout: float,
     keep: bool,
+    max_recovery: float = 90.0,
 ) -> dict[str, Any]:
     import redis
 
@@ -320,10 +321,11 @@ def run_once(
             redriven=_redriven(tmp / "logs"),
             faults=",".join(t.removeprefix("worker-") for t, _ in run.faults),
         )
+        result["clean"] = "yes" if _clean(result, max_recovery) else "no"
         return result
     finally:
         run.stop()
-        if keep or not result.get("lost") == 0:
+        if keep or result.get("clean") != "yes":  # a run that misses the bar keeps its logs
             result["logs"] = str(tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -354,6 +356,7 @@ def _clean(result: dict[str, Any], max_recovery: float) -> bool:
     return (
         result.get("lost") == 0
         and result.get("bad_dead_lettered") == result.get("bad")
+        and result.get("good_dead_lettered") == 0
         and result.get("duplicates") == 0
         and result.get("alert_duplicates") == 0
         and result.get("recovery_s", 1e9) <= max_recovery
@@ -386,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=args.concurrency,
             timeout=args.timeout,
             keep=args.keep,
+            max_recovery=args.max_recovery,
         )
-        result["clean"] = "yes" if _clean(result, args.max_recovery) else "no"
         ok = ok and result["clean"] == "yes"
         print("SOAK " + " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
     return 0 if ok else 1

@@ -132,18 +132,31 @@ def test_a_deleted_group_is_recreated(redis_url: str) -> None:
 # -- end-to-end acknowledgement: re-drive and the in-flight limit --------------------------
 
 
-def test_an_entry_nobody_finishes_is_redriven_and_at_last_dead_lettered(redis_url: str) -> None:
+def _other_entry_finished(client: redis.Redis, n: int) -> None:
+    """Elsewhere in the pipeline an article gets through: the group finishes an entry."""
+    client.xadd(KEYS.ingest, {"article": _article(n)})
+    taken = client.xreadgroup(KEYS.ingest_group, "elsewhere", {KEYS.ingest: ">"}, count=1)
+    entry = taken[0][1][0][0].decode()
+    item = {"id": f"o{n}", "entry": entry, "payload": _article(n).decode()}
+    finish(client, KEYS, [{"items": [item]}])
+
+
+def test_an_entry_stuck_while_others_get_through_is_redriven_then_dead_lettered(
+    redis_url: str,
+) -> None:
     sent: list[dict[str, Any]] = []
     service, client, clock = _service(redis_url, sent, batch_size=1, ingest_max_attempts=3)
     entry = client.xadd(KEYS.ingest, {"article": _article(1)}).decode()
     assert service.poll_once(block_ms=10) == 1
     for redrive in (2, 3):  # the chain message is lost every time
+        _other_entry_finished(client, 100 + redrive)
         time.sleep(1.1)  # idle is measured by the server; the fixture re-drives after 1 s
         clock.now += 10
         assert service.poll_once(block_ms=10) == 1
         assert [i["entry"] for i in sent[-1]["items"]] == [entry]
         row = client.xpending_range(KEYS.ingest, KEYS.ingest_group, "-", "+", 1)[0]
         assert row["times_delivered"] == redrive
+    _other_entry_finished(client, 200)
     time.sleep(1.1)
     clock.now += 10
     service.poll_once(block_ms=10)
@@ -152,6 +165,27 @@ def test_an_entry_nobody_finishes_is_redriven_and_at_last_dead_lettered(redis_ur
     assert letter["reason"] == "ingest_attempts_exhausted"
     assert letter["payload"].encode() == _article(1)
     assert client.xpending(KEYS.ingest, KEYS.ingest_group)["pending"] == 0
+
+
+def test_a_stalled_pipeline_is_probed_without_burning_attempts(redis_url: str) -> None:
+    """A stage down for minutes: nothing gets through, so re-drives keep the count."""
+    sent: list[dict[str, Any]] = []
+    service, client, clock = _service(redis_url, sent, batch_size=1, ingest_max_attempts=2)
+    for n in range(3):
+        client.xadd(KEYS.ingest, {"article": _article(n)})
+    for _ in range(3):
+        service.poll_once(block_ms=10)
+    assert len(sent) == 3
+    for _ in range(4):  # four idle periods, nothing finished anywhere
+        time.sleep(1.1)
+        clock.now += 10
+        service.poll_once(block_ms=10)
+        clock.now += 1
+        service.poll_once(block_ms=10)
+    assert client.xlen(KEYS.dlq) == 0  # nobody dead-lettered for the pipeline's stall
+    rows = client.xpending_range(KEYS.ingest, KEYS.ingest_group, "-", "+", 10)
+    assert [r["times_delivered"] for r in rows] == [1, 1, 1]
+    assert len(sent) > 3  # but probed: a lost message still comes back
 
 
 def test_progress_keeps_an_entry_from_being_redriven(redis_url: str) -> None:

@@ -135,6 +135,7 @@ class IngestService:
         self._next_claim = 0.0
         self._next_trim = 0.0
         self._acked = False  # acknowledged something since the last trim
+        self._finished: int | None = None  # entries finished, at the last reclaim round
         self.stats = {
             "read": 0,
             "accepted": 0,
@@ -288,12 +289,15 @@ class IngestService:
         broker message, a Redis restart): the record or dead letter of a finished entry
         acknowledged it, so what is still pending and idle was stranded.
         """
+        moving = self._pipeline_moving()
         rows = self.client.xpending_range(
             self.keys.ingest,
             self.keys.ingest_group,
             min="-",
             max="+",
-            count=self.settings.batch_size * 4,
+            # A stalled pipeline gets one batch per round as a probe: copies of everything
+            # it holds would only pile up in the queue of the stage that is down.
+            count=self.settings.batch_size * (4 if moving else 1),
             idle=self.settings.ingest_claim_idle_ms,
         )
         if not rows:
@@ -307,13 +311,23 @@ class IngestService:
         }
         if not attempts:
             return 0
-        claimed = self.client.xclaim(
-            self.keys.ingest,
-            self.keys.ingest_group,
-            self.consumer,
-            min_idle_time=self.settings.ingest_claim_idle_ms,
-            message_ids=list(attempts),
-        )
+        claimed = []
+        # Moving: each re-drive counts a delivery (XCLAIM increments it). Stalled: the
+        # count is kept (RETRYCOUNT), so a stage that is down for minutes does not burn
+        # the attempts of every entry it holds; only an entry that stays stuck while others
+        # get through is dead-lettered.
+        by_count: dict[int, list[str]] = {}
+        for entry_id, count in attempts.items():
+            by_count.setdefault(count, []).append(entry_id)
+        for count, ids in by_count.items():
+            claimed += self.client.xclaim(
+                self.keys.ingest,
+                self.keys.ingest_group,
+                self.consumer,
+                min_idle_time=self.settings.ingest_claim_idle_ms,
+                message_ids=ids,
+                **({} if moving else {"retrycount": count}),
+            )
         found = set()
         for entry_id_raw, fields in claimed:
             entry_id = _s(entry_id_raw)
@@ -321,7 +335,7 @@ class IngestService:
             if fields is None:  # deleted while pending
                 self._ack([entry_id])
                 continue
-            tries = attempts.get(entry_id, 1) + 1
+            tries = attempts.get(entry_id, 1) + (1 if moving else 0)
             if tries > self.settings.ingest_max_attempts:
                 raw = fields.get(FIELD, b"")
                 self._reject(
@@ -338,9 +352,32 @@ class IngestService:
             self.client.xack(self.keys.ingest, self.keys.ingest_group, *gone)
         self.stats["reclaimed"] += len(found)
         if found:
-            self.log.warning("ingest.redriven", entries=len(found))
+            self.log.warning("ingest.redriven", entries=len(found), pipeline_moving=moving)
             metrics.redriven(len(found))
         return len(found)
+
+    def _pipeline_moving(self) -> bool:
+        """Return whether entries were finished since the previous reclaim round.
+
+        Finished = read by the group and no longer pending (``entries-read`` - ``pending``
+        of ``XINFO GROUPS``, Redis 7+); it grows with every record or dead letter written.
+        True on the first round and where the server does not report ``entries-read``.
+        """
+        try:
+            groups = self.client.xinfo_groups(self.keys.ingest)
+        except redis.ResponseError:
+            return True
+        for group in groups:
+            if _s(group["name"]) != self.keys.ingest_group:
+                continue
+            read, pending = group.get("entries-read"), int(group["pending"])
+            if read is None:  # nothing read yet (a new group), or unknown
+                self._finished = None if pending else 0
+                return True
+            finished = int(read) - pending
+            last, self._finished = self._finished, finished
+            return last is None or finished > last
+        return True
 
     def _forget_dead_consumers(self) -> None:
         try:
