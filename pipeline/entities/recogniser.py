@@ -213,6 +213,10 @@ class _Gazetteer:
         return out
 
 
+# own features, then what the word before / after / two before / two after sees of it
+_WordFeatures = tuple[list[str], list[str], list[str], list[str], list[str]]
+
+
 class _Features:
     """Feature extraction shared by training and recognition."""
 
@@ -221,10 +225,10 @@ class _Features:
     ) -> None:
         self.gazetteer = gazetteer
         self.given = given
-        self._cache: dict[tuple[str, str | None], tuple[list[str], list[str]]] = {}
+        self._cache: dict[tuple[str, str | None], _WordFeatures] = {}
 
-    def word(self, surface: str, folded: str, language: str | None) -> tuple[list[str], list[str]]:
-        """Return (own features, features shown to neighbours) of one word, cached."""
+    def word(self, surface: str, folded: str, language: str | None) -> _WordFeatures:
+        """Return one word's own features and those its neighbours see (prefixed), cached."""
         key = (surface, language)
         hit = self._cache.get(key)
         if hit is not None:
@@ -274,8 +278,15 @@ class _Features:
             near.append("gn")
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[key] = (own, near)
-        return own, near
+        found = (
+            own,
+            ["-1" + f for f in near],
+            ["+1" + f for f in near],
+            ["-2" + near[0], "-2" + near[1]],
+            ["+2" + near[0], "+2" + near[1]],
+        )
+        self._cache[key] = found
+        return found
 
     def sequence(
         self,
@@ -298,7 +309,7 @@ class _Features:
         multi = self.gazetteer.spans(words, gaps, a, b) if self.gazetteer is not None else {}
         out: list[list[str]] = []
         for n, k in enumerate(range(a, b)):
-            own, _ = per_word[n]
+            own = per_word[n][0]
             feats = ["b", *own]
             word = words[k]
             cap = stream.caps[k]
@@ -315,19 +326,17 @@ class _Features:
             after = text[ends[k] : starts[k + 1]] if k + 1 < len(words) else "\n"
             feats.append("ga=" + _gap_kind(after, gaps[k + 1] if k + 1 < len(words) else HARD))
             if n >= 1:
-                feats.extend("-1" + f for f in per_word[n - 1][1])
+                feats.extend(per_word[n - 1][1])
             else:
                 feats.append("-1BOS")
             if n >= 2:
-                feats.append("-2" + per_word[n - 2][1][0])
-                feats.append("-2" + per_word[n - 2][1][1])
+                feats.extend(per_word[n - 2][3])
             if n + 1 < b - a:
-                feats.extend("+1" + f for f in per_word[n + 1][1])
+                feats.extend(per_word[n + 1][2])
             else:
                 feats.append("+1EOS")
             if n + 2 < b - a:
-                feats.append("+2" + per_word[n + 2][1][0])
-                feats.append("+2" + per_word[n + 2][1][1])
+                feats.extend(per_word[n + 2][4])
             if k in multi:
                 feats.extend(multi[k])
             out.append(feats)
