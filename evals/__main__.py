@@ -21,6 +21,7 @@ EVALS: dict[str, str] = {
     "entities": "evals.entities",
     "matching": "evals.matching",
     "stories": "evals.stories",
+    "shortform": "evals.shortform",
     "ner": "evals.ner",
     "variants": "evals.variants",
 }

@@ -41,6 +41,13 @@ words or entities, before thresholds were chosen; see docs/decisions.md), and
 different-story articles that share one of their three most salient entities, decided
 pairwise by both tiers.
 
+Headline tier (``flash_*``): each AEB page's own ``<title>`` pushed alone (a flash, title
+only), then the article it announces, from the same outlet (the flash as its title) or
+from another (the body alone). ``flash_same_outlet`` / ``flash_other_outlet`` are the
+shares of articles that join their flash's story (``_even`` / ``_odd``: thresholds were
+chosen on the even pages, the odd ones are held out); ``flash_false_joins`` counts pairs of
+different stories merged in either pass (same-event and ambiguous pairs do not count).
+
 ``seed_pair_*`` reports the two seed articles (one event, two outlets' own reports): their
 word 3-shingles overlap too little for near-duplicate grouping; ``seed_pair_event_*`` are
 their event-tier scores and ``seed_pair_grouped`` whether either tier groups them.
@@ -266,10 +273,10 @@ class _Fingerprinter:
     def entities(self, text: str, lang: str | None = None) -> list[Entity]:
         return tag(text, kb=self.kb, language=lang)
 
-    def __call__(self, text: str, url: str, lang: str) -> Fingerprint:
+    def __call__(self, text: str, url: str, lang: str, title: str | None = None) -> Fingerprint:
         entities = self.entities(text, lang)
         started = time.process_time()
-        fp = fingerprint(text, url=url, entities=entities, language=lang)
+        fp = fingerprint(text, title=title, url=url, entities=entities, language=lang)
         self.seconds += time.process_time() - started
         self.count += 1
         return fp
@@ -338,6 +345,7 @@ def run(data_dir: Path) -> dict[str, float]:
     metrics.update(_originals(originals, relation, now))
     metrics.update(_hard_negatives(originals, bodies, relation, fingerprinter))
     metrics.update(_seed_pair(data_dir, fingerprinter))
+    metrics.update(_flashes(data_dir, ids, bodies, langs, relation, fingerprinter, now))
     for kind, levels in _SWEEP.items():
         for level in levels:
             edit = _edit(kind, level, vocabulary)
@@ -434,6 +442,56 @@ def _seed_pair(data_dir: Path, fingerprinter: _Fingerprinter) -> dict[str, float
         "seed_pair_event_entities": round(e.entities, 4),
         "seed_pair_grouped": float(m.accepted or e.accepted),
     }
+
+
+def _flashes(
+    data_dir: Path,
+    ids: list[str],
+    bodies: list[str],
+    langs: list[str],
+    relation: Relation,
+    fingerprinter: _Fingerprinter,
+    now: datetime,
+) -> dict[str, float]:
+    """A flash (the page's own title, alone) and then its article, from two outlets."""
+    from evals.shortform import page_titles
+
+    titles = page_titles(data_dir)
+    pages = [i for i, article_id in enumerate(ids) if titles.get(article_id)]
+    flashes = {
+        i: fingerprinter(
+            titles[ids[i]],
+            f"https://flash{i}.example/",
+            language.detect(titles[ids[i]]).code,
+            title=titles[ids[i]],
+        )
+        for i in pages
+    }
+    metrics: dict[str, float] = {}
+    wrong_pairs = 0
+    for name, own_title in (("same_outlet", True), ("other_outlet", False)):
+        index = MemoryStoryIndex()
+        flash_story = {i: index.assign(f"f{i}", flashes[i], now).story_id for i in pages}
+        gold, pred = list(pages), [flash_story[i] for i in pages]
+        joined: dict[int, bool] = {}
+        for i in pages:
+            fp = fingerprinter(
+                bodies[i],
+                f"https://{name}{i}.example/",
+                langs[i],
+                title=titles[ids[i]] if own_title else None,
+            )
+            story = index.assign(f"a{i}", fp, now).story_id
+            joined[i] = story == flash_story[i]
+            gold.append(i)
+            pred.append(story)
+        wrong_pairs += _pairwise(gold, pred, relation)[2]
+        metrics[f"flash_{name}"] = round(sum(joined.values()) / len(pages), 4)
+        for half, rest in (("even", 0), ("odd", 1)):
+            part = [joined[i] for i in pages if i % 2 == rest]
+            metrics[f"flash_{name}_{half}"] = round(sum(part) / len(part), 4)
+    metrics["flash_false_joins"] = float(wrong_pairs)
+    return metrics
 
 
 def _ms_per_5kb(bodies: list[str]) -> float:

@@ -2,7 +2,8 @@
 
 An article goes through, in order:
 
-1. ``clean``     -- HTML or crawler text -> normalised text and metadata (``cleaning.clean``)
+1. ``clean``     -- HTML, crawler text or a lone title -> normalised text and metadata
+                    (``cleaning.clean``)
 2. ``language``  -- ISO 639-1 code and confidence (``language.detect``)
 3. ``entities``  -- people, organisations, places linked to knowledge-base ids (``entities.tag``)
 4. ``story``     -- exact-duplicate, near-duplicate and same-event grouping into a ``story_id`` (``story``),
@@ -12,6 +13,10 @@ An article goes through, in order:
 
 Each step takes and returns an ``EnrichedRecord``; ``enrich`` runs them all in-process
 (``wirewatch process``), the Celery tasks in ``workers`` run one step each per micro-batch.
+
+The title is read together with the text by every step after cleaning (language, entities,
+story, matching), so a headline, a flash or a feed item with a one-line summary is analysed
+as a whole. A title-only item's text *is* its title: the steps then read it once, not twice.
 """
 
 from __future__ import annotations
@@ -65,12 +70,16 @@ def article_id(article: Article) -> str:
 
 def run_clean(article: Article, options: Options = Options()) -> EnrichedRecord:
     cleaned = cleaning.clean(article, max_bytes=options.max_body_bytes)
+    # A title that became the text is kept exactly as the text, so the two compare equal.
+    title = cleaned.title if cleaned.text_source == "title" else article.title or cleaned.title
     return EnrichedRecord(
         id=article_id(article),
         url=article.url,
         source=article.source or story.domain_of(article.url),
-        title=article.title or cleaned.title,
+        title=title,
         text=cleaned.text,
+        content_type=cleaned.content_type,
+        text_source=cleaned.text_source,
         language=Language(
             code="und", confidence=0.0, declared=article.language or cleaned.declared_language
         ),
@@ -85,13 +94,28 @@ def run_clean(article: Article, options: Options = Options()) -> EnrichedRecord:
     )
 
 
+def _separate_title(record: EnrichedRecord) -> str | None:
+    """Return the record's title when it adds to the text; None when the text already opens with it.
+
+    Why: a headline's text is its title, and a flash's text often repeats it; read twice,
+    a two-word headline would look like four words to the language detector and give its
+    names a second, spanless mention.
+    """
+    title = record.title
+    if not title or record.text.startswith(title):
+        return None
+    return title
+
+
 def run_language(record: EnrichedRecord) -> EnrichedRecord:
-    result = language.detect(record.text, title=record.title, declared=record.language.declared)
+    result = language.detect(
+        record.text, title=_separate_title(record), declared=record.language.declared
+    )
     return record.model_copy(update={"language": result})
 
 
 def run_entities(record: EnrichedRecord, kb: KnowledgeBase) -> EnrichedRecord:
-    entities = tag(record.text, title=record.title, kb=kb, language=record.language.code)
+    entities = tag(record.text, title=_separate_title(record), kb=kb, language=record.language.code)
     return record.model_copy(update={"entities": entities})
 
 

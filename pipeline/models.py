@@ -26,6 +26,7 @@ __all__ = [
     "AlertRef",
     "Article",
     "Cleaned",
+    "ContentType",
     "DeadLetter",
     "EnrichedRecord",
     "Entity",
@@ -34,11 +35,20 @@ __all__ = [
     "Match",
     "Mention",
     "Span",
+    "TextSource",
 ]
 
 PIPELINE_VERSION = "0.1.0"
 
 EntityType = Literal["PERSON", "ORG", "LOC", "MISC"]
+# What kind of item an article was: a page (``html``), crawler text (``text``), a text of at
+# most ``pipeline.cleaning.SHORT_MAX_CHARS`` (``short``: a flash, a post, a feed summary), or a
+# title with no body beyond it (``headline``).
+ContentType = Literal["html", "text", "short", "headline"]
+# Where the record's text came from: the page's extracted body (``html``), the item's
+# ``text``, the page's JSON-LD ``articleBody`` (``json_ld``), its ``og:description`` /
+# ``description`` (``description``: a lead, not the whole story), or the item's ``title``.
+TextSource = Literal["html", "text", "json_ld", "description", "title"]
 
 
 class _Frozen(BaseModel):
@@ -46,7 +56,12 @@ class _Frozen(BaseModel):
 
 
 class Article(_Frozen):
-    """One crawled article as pushed on the ingest stream (field ``article``)."""
+    """One crawled article as pushed on the ingest stream (field ``article``).
+
+    At least one of ``html``, ``text`` and ``title`` must show something
+    (``workers.ingest.validation``): a title alone is a headline or a flash, and is then
+    the text analysed.
+    """
 
     url: str = Field(min_length=1, max_length=8192)
     id: str | None = Field(default=None, min_length=1, max_length=512)
@@ -77,7 +92,8 @@ class Cleaned(_Frozen):
     canonical_url: str | None = None
     declared_language: str | None = None
     truncated: bool = False
-    content_type: Literal["html", "text"] = "text"
+    content_type: ContentType = "text"
+    text_source: TextSource = "text"
 
 
 class Language(_Frozen):
@@ -163,6 +179,8 @@ class EnrichedRecord(_Frozen):
     text: str
     language: Language
     entities: list[Entity] = Field(default_factory=list)
+    content_type: ContentType = "text"
+    text_source: TextSource = "text"
     story_id: str | None = None
     alerts: list[AlertRef] = Field(default_factory=list)
     pipeline_version: str = PIPELINE_VERSION

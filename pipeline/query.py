@@ -121,6 +121,8 @@ def _fold_char(char: str) -> str:
     for c in unicodedata.normalize("NFKD", low):
         if unicodedata.combining(c):
             continue  # diacritics
+        if unicodedata.category(c) == "Cf":
+            continue  # zero-width (non-)joiners, soft hyphens: cleaned text has none either
         if c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M":
             out.append(c)  # word characters, and spacing vowel signs of Indic scripts
         else:

@@ -1,6 +1,6 @@
 """Exact, near-duplicate and same-event detection: fingerprints and story grouping.
 
-An article's ``Fingerprint`` carries four things:
+An article's ``Fingerprint`` carries five things:
 
 1. ``url_key`` and ``content_hash`` -- exact identity: a re-crawl of the same canonical URL,
    or the same text after normalisation (case, punctuation, whitespace), is an exact
@@ -15,6 +15,8 @@ An article's ``Fingerprint`` carries four things:
    copy shares most of its anchors with the story it was cut from.
 4. ``event_terms``, ``event_entities`` and ``event_keys`` -- the event signature (below),
    only when the record's entities are given.
+5. ``lead_terms`` -- the headline signature (below): the content words of the title and
+   the first ``LEAD_WORDS`` words of the text, weighted by rarity.
 
 Everything is computed from ``zlib.crc32`` and ``hashlib``, never from ``hash()``, so the
 same text gives the same fingerprint in every process and on every machine.
@@ -33,6 +35,18 @@ its members, the cosine of the term vectors is at least ``event_cosine`` *and* t
 salience-weighted Jaccard of the entity sets is at least ``event_entities``
 (``decide_event``). Candidates come from posting keys of the top entities and terms.
 Weights are integers, so both indexes compute exactly the same scores.
+
+A third tier joins a *brief* (a flash, a headline, a feed item: fewer than
+``BRIEF_MAX_SHINGLES`` distinct shingles, too short for either tier above) with the story
+it announces: the brief's own words reappear in the headline and lead of the full article
+that follows, from the same outlet or another, and in other outlets' flashes. Two
+headline signatures match (``lead_similar``) when at least ``LEAD_MIN_SHARED`` content
+words are shared and the shared words carry at least ``lead_containment`` of the brief's
+rarity weight (of the heavier one's, between two briefs); at least one of the two must be
+a brief, so full articles are never joined on their headlines alone. Briefs are posted under every headline word
+(``f`` keys), other articles under their ``LEAD_INDEX_TERMS`` rarest (``l`` keys); a brief
+looks both up, a longer article only the briefs'. Like the event tier, it needs the
+language's word-frequency list (rarity decides which words count).
 """
 
 from __future__ import annotations
@@ -51,6 +65,8 @@ from functools import lru_cache
 from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from pipeline.language.words import LIST_LANGUAGES, get_word_evidence
+
 __all__ = [
     "ANCHOR_MAX_STORIES",
     "BINS",
@@ -62,6 +78,10 @@ __all__ = [
     "MAX_MEMBERS",
     "MIN_AGREE",
     "MIN_NEAR_SHINGLES",
+    "BRIEF_MAX_SHINGLES",
+    "DEFAULT_LEAD_CONTAINMENT",
+    "LEAD_KEY_MAX_STORIES",
+    "LEAD_MIN_SHARED",
     "Assignment",
     "EventMatch",
     "Fingerprint",
@@ -70,11 +90,14 @@ __all__ = [
     "canonical_url",
     "decide",
     "decide_event",
+    "decide_lead",
     "decode_weights",
     "domain_of",
     "encode_weights",
     "event_similar",
     "fingerprint",
+    "headline_of",
+    "lead_similar",
     "normalise",
     "pack_signature",
     "similar",
@@ -117,6 +140,17 @@ MIN_ZIPF = 2.0  # rarer words (below 1 per 10 million words) count as unknown: f
 WEIGHT_SCALE = 1000  # weights are integers: identical arithmetic in Python and Lua
 DEFAULT_EVENT_COSINE = 0.4
 DEFAULT_EVENT_ENTITIES = 0.3
+
+# Headline tier (a brief and the story it announces), see the module docstring. Thresholds
+# were chosen on the even AEB pages' own titles against their articles, see docs/decisions.md.
+BRIEF_MAX_SHINGLES = EVENT_MIN_SHINGLES  # briefs are exactly the texts the event tier skips
+LEAD_WORDS = 60  # a lead: the title and about the first two sentences of the text
+LEAD_TERMS = 24  # content words kept in a headline signature, rarest first
+LEAD_INDEX_TERMS = 8  # a longer article is posted under its rarest lead words only
+LEAD_MIN_SHARED = 3  # fewer shared words is coincidence ("rug works for me")
+LEAD_KEY_MAX_STORIES = 32  # a headline word shared by more stories is too common to use
+SITE_SEGMENT_WORDS = 4  # "- BBC News", "| Smart News | Smithsonian": a site, not the headline
+DEFAULT_LEAD_CONTAINMENT = 0.6
 # wordfreq needs extra tokenisers for these; unspaced scripts give no event signature anyway.
 _NO_EVENT_LANGUAGES = frozenset({"ja", "zh", "ko", "und"})
 
@@ -129,9 +163,10 @@ _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\u
 _WORD = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
 _HAS_UNSPACED = re.compile(rf"[{_UNSPACED}]")
 _SPACED_WORD = re.compile(r"\w+")  # the same split, faster, for texts without such scripts
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—·•:»/-]{1,2}\s+")
 _SIG = struct.Struct(f"<{BINS}I")
 
-MatchKind = Literal["new", "url", "text", "near", "event"]
+MatchKind = Literal["new", "url", "text", "near", "event", "lead"]
 Weights = tuple[tuple[int, int], ...]  # (32-bit key hash, integer weight), heaviest first
 
 # Query parameters that identify a campaign or a click, never the article.
@@ -155,6 +190,7 @@ class Fingerprint:
     event_terms: Weights = ()  # content-word hashes and weights (event tier)
     event_entities: Weights = ()  # entity-id hashes and salience weights (event tier)
     event_keys: tuple[str, ...] = ()  # posting keys for event candidates
+    lead_terms: Weights = ()  # headline-word hashes and rarity weights (headline tier)
 
     @property
     def near_eligible(self) -> bool:
@@ -170,6 +206,37 @@ class Fingerprint:
             and len(self.event_terms) >= EVENT_MIN_TERMS
             and bool(self.event_entities)
         )
+
+    @property
+    def brief(self) -> bool:
+        """Whether the text is a brief (a flash, a headline): too short for the event tier."""
+        return self.size < BRIEF_MAX_SHINGLES
+
+    @property
+    def lead_eligible(self) -> bool:
+        """Whether the article takes part in the headline tier at all."""
+        return len(self.lead_terms) >= LEAD_MIN_SHARED
+
+    @property
+    def lead_keys(self) -> tuple[str, ...]:
+        """The posting keys the article is filed under: every word of a brief (``f``), the
+        ``LEAD_INDEX_TERMS`` rarest of a longer article's lead (``l``)."""
+        if not self.lead_eligible:
+            return ()
+        if self.brief:
+            return tuple(f"f{h:08x}" for h, _ in self.lead_terms)
+        return tuple(f"l{h:08x}" for h, _ in self.lead_terms[:LEAD_INDEX_TERMS])
+
+    @property
+    def lead_lookup(self) -> tuple[str, ...]:
+        """The posting keys searched for headline candidates: a brief searches briefs and
+        articles, a longer article only briefs (two articles never join on headlines)."""
+        if not self.lead_eligible:
+            return ()
+        briefs = tuple(f"f{h:08x}" for h, _ in self.lead_terms)
+        if not self.brief:
+            return briefs
+        return briefs + tuple(f"l{h:08x}" for h, _ in self.lead_terms)
 
 
 class EntityLike(Protocol):
@@ -330,6 +397,8 @@ def _anchors(hashes: Iterable[int]) -> tuple[str, ...]:
 
 # Languages whose words wordfreq lists under another code (Serbo-Croatian, Filipino).
 _WORDFREQ_LISTS = {"hr": "sh", "bs": "sh", "sr": "sh", "tl": "fil"}
+# The word store's list for each language it covers (the headline tier's rarity).
+_WORD_LIST_OF = {code: name for name, codes in LIST_LANGUAGES.items() for code in codes}
 
 
 @lru_cache(maxsize=8)
@@ -392,6 +461,68 @@ def _event_terms(tokens: list[str], language: str) -> Weights:
     return tuple(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def headline_of(title: str) -> str:
+    """Return ``title`` without the short trailing segments that name the site or section.
+
+    "Sweden drops rape investigation - BBC News" and "Classement | Autoracing | F1 | Indy"
+    end in furniture that every headline of the outlet shares; two of its flashes must
+    not be one story by that. Trailing segments of at most ``SITE_SEGMENT_WORDS`` words
+    after a spaced separator go while another segment remains.
+    """
+    parts = _TITLE_SEPARATORS.split(title)
+    while len(parts) > 1 and len(_SPACED_WORD.findall(parts[-1])) <= SITE_SEGMENT_WORDS:
+        parts.pop()
+    return " - ".join(parts)
+
+
+def _lead_words(text: str, title: str | None, tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Return the words of the headline (without site furniture) and those of the lead."""
+    if not title:
+        return [], tokens[:LEAD_WORDS]
+    body = normalise(text[len(title) :]) if text.startswith(title) else tokens
+    return normalise(headline_of(title)), body[:LEAD_WORDS]
+
+
+def _lead_terms(head: list[str], lead: list[str], language: str) -> Weights:
+    """Weight the distinct content words of a headline and lead by rarity alone.
+
+    No term frequency and no normalisation: a word weighs the same in a flash and in the
+    article it announces (same language), so shared weight compares directly. Rarity as in
+    ``_event_terms``, but read from the word store language detection already holds
+    (``pipeline.language.words``: every list in one array, a few microseconds a word)
+    rather than a per-language table: every brief needs it, in whatever language it comes,
+    and loading a table costs up to a second. Every headline word is kept (a flash is
+    another outlet's headline), then the rarest lead words, ``LEAD_TERMS`` in all; headline
+    words come first, so a longer article is posted under them.
+    """
+    name = _WORD_LIST_OF.get(language)
+    if name is None:
+        return ()
+    evidence = get_word_evidence()
+
+    def weighed(words: list[str], seen: set[int]) -> list[tuple[int, int]]:
+        weights: dict[str, int] = {}
+        for term in words:
+            if term in weights or len(term) < 3 or term.isdigit():
+                continue
+            bucket = evidence.buckets(term).get(name)
+            # bucket b holds words of frequency 10 ** (-b / 100): Zipf 9 - b / 100
+            rarity = ZIPF_CEILING - (9 - bucket / 100 if bucket is not None else 0.0)
+            if rarity > 0:
+                weights[term] = round(rarity * WEIGHT_SCALE)
+        out: list[tuple[int, int]] = []
+        for term, w in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
+            key = _hash_key(term)
+            if key not in seen:
+                seen.add(key)
+                out.append((key, w))
+        return out
+
+    seen: set[int] = set()
+    first = weighed(head, seen)[:LEAD_TERMS]
+    return tuple(first + weighed(lead, seen)[: LEAD_TERMS - len(first)])
+
+
 def _event_entities(entities: Sequence[EntityLike]) -> Weights:
     """Keep the ``EVENT_ENTITIES`` most salient entities as (id hash, salience x 1000)."""
     best: dict[int, int] = {}
@@ -418,16 +549,20 @@ def fingerprint(
     entities: Sequence[EntityLike] | None = None,
     language: str | None = None,
 ) -> Fingerprint:
-    """Compute the exact, near-duplicate and event fingerprint of one article's cleaned text.
+    """Compute the exact, near-duplicate, event and headline fingerprint of one article.
 
-    ``title`` is not part of it: outlets retitle syndicated copies, and the body is what
-    makes two articles one story. ``url`` gives the exact re-crawl key. ``entities`` (the
-    record's linked entities) and ``language`` (ISO 639-1; None means English) add the event
-    signature; without entities, or in a language without a word-frequency list, the
-    article is matched by the exact and MinHash tiers only.
+    ``title`` is only part of the headline signature: outlets retitle syndicated copies,
+    and the body is what makes two articles one story, but a flash is its headline. ``url``
+    gives the exact re-crawl key. ``entities`` (the record's linked entities) and
+    ``language`` (ISO 639-1; None means English) add the event signature; without entities,
+    or in a language without a word-frequency list, the article is matched by the exact
+    and MinHash tiers only (and, without the list, not by its headline either).
     """
-    del title  # deliberately unused, see above
     tokens = normalise(text)
+    lang = (language or "en").lower()
+    lead: Weights = ()
+    if lang not in _NO_EVENT_LANGUAGES:
+        lead = _lead_terms(*_lead_words(text, title, tokens), lang)
     content_hash = hashlib.sha256(" ".join(tokens).encode("utf-8", "surrogatepass")).hexdigest()[
         :32
     ]
@@ -440,10 +575,11 @@ def fingerprint(
     size = len(hashes)
     sig = _signature(hashes)
     if size < MIN_NEAR_SHINGLES:
-        return Fingerprint(content_hash=content_hash, url_key=url_key, minhash=sig, size=size)
+        return Fingerprint(
+            content_hash=content_hash, url_key=url_key, minhash=sig, size=size, lead_terms=lead
+        )
     terms: Weights = ()
     ents: Weights = ()
-    lang = (language or "en").lower()
     if entities and lang not in _NO_EVENT_LANGUAGES:
         ents = _event_entities(entities)
         terms = _event_terms(tokens, lang) if ents else ()
@@ -459,6 +595,7 @@ def fingerprint(
         event_terms=terms,
         event_entities=ents,
         event_keys=_event_keys(terms, ents) if terms else (),
+        lead_terms=lead,
     )
 
 
@@ -584,6 +721,56 @@ def decide_event(
     return best
 
 
+def lead_similar(
+    a: Weights, a_brief: bool, b: Weights, b_brief: bool, *, containment: float
+) -> tuple[float, bool]:
+    """Return the headline score of two signatures and whether they are one story.
+
+    The score is the shared weight (the smaller of the two weights of each shared word)
+    over the brief's total weight: a flash's words inside an article's headline and lead
+    score 1. Between two briefs it is over the heavier total, so both must be mostly the
+    same words: a brief that is little more than an outlet's furniture ("Breaking news,
+    live updates") must not swallow every other brief carrying the same furniture.
+    Accepted when at least one side is a brief, at least ``LEAD_MIN_SHARED`` words are
+    shared and the score reaches ``containment``. The arithmetic (integer sums, one
+    division) is mirrored in the Lua script.
+    """
+    if not (a_brief or b_brief) or len(a) < LEAD_MIN_SHARED or len(b) < LEAD_MIN_SHARED:
+        return 0.0, False
+    bw = dict(b)
+    shared = [min(w, bw[h]) for h, w in a if h in bw]
+    a_total, b_total = sum(w for _, w in a), sum(w for _, w in b)
+    if a_brief and b_brief:
+        total = max(a_total, b_total)
+    else:
+        total = a_total if a_brief else b_total
+    score = sum(shared) / total if total else 0.0
+    return score, len(shared) >= LEAD_MIN_SHARED and score >= containment
+
+
+def decide_lead(
+    fp: Fingerprint,
+    candidates: Iterable[tuple[str, Weights, bool]],
+    *,
+    containment: float,
+) -> tuple[str, float] | None:
+    """Return the best accepted headline candidate ``(story_id, containment)``, or None.
+
+    Candidates are story members' ``(story id, lead terms, brief)``. Ties go to the smaller
+    story id so every process decides alike.
+    """
+    best: tuple[str, float] | None = None
+    for story_id, terms, brief in candidates:
+        score, accepted = lead_similar(
+            fp.lead_terms, fp.brief, terms, brief, containment=containment
+        )
+        if not accepted:
+            continue
+        if best is None or score > best[1] or (score == best[1] and story_id < best[0]):
+            best = (story_id, score)
+    return best
+
+
 def story_id_for(fp: Fingerprint) -> str:
     """Name a new story after its founding article's normalised text (deterministic)."""
     return "s_" + fp.content_hash[:24]
@@ -595,6 +782,7 @@ class _Member:
     size: int
     terms: Weights = ()
     entities: Weights = ()
+    lead: Weights = ()
 
 
 @dataclass
@@ -604,9 +792,11 @@ class _Story:
 
 
 def _member(fp: Fingerprint) -> _Member:
+    lead = fp.lead_terms if fp.lead_eligible else ()
+    sig = fp.minhash if fp.near_eligible else ()
     if fp.event_eligible:
-        return _Member(fp.minhash, fp.size, fp.event_terms, fp.event_entities)
-    return _Member(fp.minhash, fp.size)
+        return _Member(sig, fp.size, fp.event_terms, fp.event_entities, lead)
+    return _Member(sig, fp.size, lead=lead)
 
 
 @dataclass
@@ -626,10 +816,12 @@ class MemoryStoryIndex:
     window: timedelta = timedelta(hours=72)
     event_cosine: float = DEFAULT_EVENT_COSINE
     event_entities: float = DEFAULT_EVENT_ENTITIES
+    lead_containment: float = DEFAULT_LEAD_CONTAINMENT
     _exact: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
     _stories: dict[str, _Story] = field(default_factory=dict)
     _keys: dict[str, set[str]] = field(default_factory=dict)
     _events: dict[str, set[str]] = field(default_factory=dict)
+    _leads: dict[str, set[str]] = field(default_factory=dict)
     _assigned: int = 0
 
     def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
@@ -661,6 +853,11 @@ class MemoryStoryIndex:
                 entities=self.event_entities,
             )
             kind = "event"
+        if found is None and fp.lead_eligible:
+            found = decide_lead(
+                fp, self._lead_candidates(fp, at), containment=self.lead_containment
+            )
+            kind = "lead"
         if found is not None:
             self._remember(fp, found[0], record_id, at)
             story = self._stories[found[0]]
@@ -670,7 +867,7 @@ class MemoryStoryIndex:
             return Assignment(found[0], None, kind, round(found[1], 4))
         story_id = story_id_for(fp)
         self._remember(fp, story_id, record_id, at)
-        if fp.near_eligible:
+        if fp.near_eligible or fp.lead_eligible:
             self._stories[story_id] = _Story([_member(fp)], at + self.window)
             self._index(fp, story_id)
         return Assignment(story_id)
@@ -680,7 +877,7 @@ class MemoryStoryIndex:
         self._exact = {k: v for k, v in self._exact.items() if v[2] > at}
         self._stories = {k: v for k, v in self._stories.items() if v.expires > at}
         live = self._stories.keys()
-        for name in ("_keys", "_events"):
+        for name in ("_keys", "_events", "_leads"):
             pruned = {k: {s for s in v if s in live} for k, v in getattr(self, name).items()}
             setattr(self, name, {k: v for k, v in pruned.items() if v})
 
@@ -690,6 +887,8 @@ class MemoryStoryIndex:
         if fp.event_eligible:
             for key in fp.event_keys:
                 self._events.setdefault(key, set()).add(story_id)
+        for key in fp.lead_keys:
+            self._leads.setdefault(key, set()).add(story_id)
 
     def _remember(self, fp: Fingerprint, story_id: str, record_id: str, at: datetime) -> None:
         for key in ("u:" + fp.url_key, "h:" + fp.content_hash):
@@ -725,4 +924,13 @@ class MemoryStoryIndex:
         ranked = self._ranked(self._events, fp.event_keys, EVENT_KEY_MAX_STORIES, at)
         return [
             (s, m.terms, m.entities) for s in ranked for m in self._stories[s].members if m.terms
+        ]
+
+    def _lead_candidates(self, fp: Fingerprint, at: datetime) -> list[tuple[str, Weights, bool]]:
+        ranked = self._ranked(self._leads, fp.lead_lookup, LEAD_KEY_MAX_STORIES, at)
+        return [
+            (s, m.lead, m.size < BRIEF_MAX_SHINGLES)
+            for s in ranked
+            for m in self._stories[s].members
+            if m.lead
         ]

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TypeGuard
 
 import ftfy
 
-__all__ = ["normalize_line", "normalize_text", "repair_mojibake", "split_paragraphs"]
+__all__ = [
+    "has_visible",
+    "normalize_line",
+    "normalize_text",
+    "repair_mojibake",
+    "split_paragraphs",
+]
 
 # Zero-width and bidi marks that only hide boundaries; soft hyphen splits words for the shingle metric too.
 _INVISIBLE = re.compile(
@@ -39,6 +46,20 @@ def repair_mojibake(text: str) -> str:
     if _MOJIBAKE_HINT.search(text):
         return ftfy.fix_text(text, normalization="NFC", fix_line_breaks=True, uncurl_quotes=False)
     return text
+
+
+def has_visible(text: str | None) -> TypeGuard[str]:
+    """Return True when ``text`` holds a character that shows: not whitespace, not a control.
+
+    Why: an item of only spaces, zero-width marks or control characters has nothing to
+    analyse, and must be refused with a reason rather than come out as an empty record.
+    Unicode categories C* (controls, format marks, surrogates, private use, unassigned)
+    and Z* (separators) do not show.
+    """
+    if not text:
+        return False
+    category = unicodedata.category
+    return any(not char.isspace() and category(char)[0] not in "CZ" for char in text)
 
 
 def normalize_line(line: str) -> str:

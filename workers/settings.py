@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     story_event_entities: float = Field(
         default=0.3, gt=0, le=1
     )  # event tier: entity weighted Jaccard
+    story_lead_containment: float = Field(
+        default=0.6, gt=0, le=1
+    )  # headline tier: a brief's headline words inside the other's headline and lead
 
     # Webhook delivery.
     webhook_timeout_s: float = Field(default=15.0, gt=0)

@@ -1,14 +1,19 @@
-"""Turn HTML or crawler plain text into normalised article text and metadata.
+"""Turn HTML, crawler plain text or a lone title into normalised article text and metadata.
 
 Stages of ``clean``:
 
-1. guard the input: empty body, over the byte cap, binary bytes (``ContentError``);
+1. guard the input: empty body, over the byte cap, binary bytes (``ContentError``); an
+   item with no body but a title is a headline or flash: its title is the text;
 2. HTML: parse once (too-deep nesting is refused), read metadata, extract the body
-   with trafilatura's fast mode plus news post-filters (``html``);
-   plain text: drop crawler junk lines, a repeated title, section labels
-   (``plain``);
+   with trafilatura's fast mode plus news post-filters (``html``). When that finds
+   nothing, the page's own structured body stands in, in this order: JSON-LD
+   ``articleBody``, the crawler's ``text``, ``og:description`` / ``description`` (a
+   lead), the crawler's ``title``; ``text_source`` says which;
+   plain text: drop crawler junk lines, a repeated title, section labels, but never an
+   item's only content (``plain``);
 3. normalise (mojibake repair, NFC, whitespace, blank-line paragraphs) and flag
-   bodies that stop on an ellipsis as ``truncated``.
+   bodies that stop on an ellipsis as ``truncated``; say what the item was
+   (``content_type``: html, text, short, headline).
 
 Every refusal is a ``ContentError`` whose ``reason`` is one of ``REASONS``.
 """
@@ -17,15 +22,15 @@ from __future__ import annotations
 
 import re
 
-from pipeline.cleaning.html import decode_html, extract_blocks, parse_html
-from pipeline.cleaning.meta import read_metadata
+from pipeline.cleaning.html import decode_html, extract_blocks, markup_to_text, parse_html
+from pipeline.cleaning.meta import PageMeta, read_metadata
 from pipeline.cleaning.plain import clean_lines
 from pipeline.cleaning.rules import looks_truncated, strip_truncation_marker
 from pipeline.errors import ContentError
-from pipeline.models import Article, Cleaned
-from pipeline.text import normalize_line, normalize_text, split_paragraphs
+from pipeline.models import Article, Cleaned, ContentType, TextSource
+from pipeline.text import has_visible, normalize_line, normalize_text, split_paragraphs
 
-__all__ = ["REASONS", "clean", "decode_html"]
+__all__ = ["REASONS", "SHORT_MAX_CHARS", "clean", "decode_html"]
 
 REASONS = (
     "empty_body",
@@ -35,6 +40,9 @@ REASONS = (
     "empty_extraction",
     "extraction_failed",
 )
+
+# A plain text up to this long is ``short``: a flash, a post (280 characters), a feed summary.
+SHORT_MAX_CHARS = 400
 
 _TAG = re.compile(r"<\s*[A-Za-z!/]")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f]")
@@ -57,22 +65,16 @@ def _check_not_binary(body: str) -> None:
 
 def clean(article: Article, *, max_bytes: int = 5_000_000) -> Cleaned:
     """Return the cleaned text and metadata of ``article``; raise ``ContentError`` if impossible."""
-    is_html = article.html is not None and bool(article.html.strip())
+    is_html = has_visible(article.html)
     body = article.html if is_html else article.text
-    if body is None or not body.strip():
+    if not has_visible(body):
+        if has_visible(article.title):
+            return _headline(article.title)
         raise ContentError("article has an empty body", reason="empty_body")
     _check_size(body, max_bytes)
     _check_not_binary(body)
     if is_html and _TAG.search(body[:65536]):
-        try:
-            return _clean_html(article, body)
-        except ContentError as err:
-            # a page we cannot read may still come with the crawler's own text
-            if err.reason != "empty_extraction" or not (article.text and article.text.strip()):
-                raise
-            _check_size(article.text, max_bytes)
-            _check_not_binary(article.text)
-            return _clean_text(article, article.text)
+        return _clean_html(article, body, max_bytes)
     return _clean_text(article, body)
 
 
@@ -84,10 +86,34 @@ def _finish(paragraphs: list[str]) -> tuple[str, bool]:
     return text, marked or looks_truncated(text)
 
 
-def _clean_html(article: Article, html: str) -> Cleaned:
+def _one_line(text: str) -> str:
+    return " ".join(normalize_text(text).split())
+
+
+def _headline(title: str) -> Cleaned:
+    """Return a title-only item: the title, normalised to one line, is also its text."""
+    line = _one_line(title)
+    if not line:
+        raise ContentError("article has an empty body", reason="empty_body")
+    return Cleaned(
+        text=line,
+        title=line,
+        truncated=looks_truncated(line),
+        content_type="headline",
+        text_source="title",
+    )
+
+
+def _clean_html(article: Article, html: str, max_bytes: int) -> Cleaned:
     tree = parse_html(html)
     meta = read_metadata(tree, article.url)
-    blocks = extract_blocks(tree, article.url, title=article.title or meta.title)
+    title = article.title or meta.title
+    try:
+        blocks = extract_blocks(tree, article.url, title=title)
+    except ContentError as err:
+        if err.reason != "extraction_failed":
+            raise
+        blocks = []  # trafilatura crashed on this page: what the page declares may still do
     paragraphs: list[str] = []
     previous_group = -1
     for block in blocks:
@@ -97,19 +123,53 @@ def _clean_html(article: Article, html: str) -> Cleaned:
         else:
             paragraphs.append(block.text)
         previous_group = block.group
-    text, truncated = _finish(paragraphs)
-    title = article.title or meta.title
-    return Cleaned(
-        text=text,
-        title=normalize_line(title) if title else None,
-        authors=meta.authors,
-        published_at=meta.published_at,
-        site_name=meta.site_name,
-        canonical_url=meta.canonical_url,
-        declared_language=meta.declared_language,
-        truncated=truncated,
-        content_type="html",
+    try:
+        text, truncated = _finish(paragraphs)
+        body = Cleaned(text=text, truncated=truncated, content_type="html", text_source="html")
+    except ContentError:
+        body = _page_fallback(article, meta, max_bytes)
+    return body.model_copy(
+        update={
+            "title": normalize_line(title) if title else None,
+            "authors": meta.authors,
+            "published_at": meta.published_at,
+            "site_name": meta.site_name,
+            "canonical_url": meta.canonical_url,
+            "declared_language": meta.declared_language,
+        }
     )
+
+
+def _page_fallback(article: Article, meta: PageMeta, max_bytes: int) -> Cleaned:
+    """Return the text of a page whose body extraction found nothing, saying where it came from.
+
+    Why this order: JSON-LD ``articleBody`` is the publisher's own full body (pages that
+    render it with scripts carry nothing else), the crawler's text is its own extraction,
+    a description is only the lead, and the crawler's title is the headline. The page's
+    own ``<title>`` alone is not enough: an empty app shell or an error page has one too.
+    ``content_type`` stays ``html`` for what the page itself declares; the crawler's text
+    or title is typed like any other crawler text.
+    """
+    candidates: list[tuple[TextSource, str | None]] = [
+        ("json_ld", markup_to_text(meta.body) if meta.body else None),
+        ("text", article.text),
+        ("description", markup_to_text(meta.description) if meta.description else None),
+    ]
+    for source, candidate in candidates:
+        if not has_visible(candidate):
+            continue
+        _check_size(candidate, max_bytes)
+        _check_not_binary(candidate)
+        try:
+            cleaned = _clean_text(article, candidate)
+        except ContentError:
+            continue
+        if source == "text":
+            return cleaned
+        return cleaned.model_copy(update={"content_type": "html", "text_source": source})
+    if has_visible(article.title):
+        return _headline(article.title)
+    raise ContentError("no article text could be extracted", reason="empty_extraction")
 
 
 def _clean_text(article: Article, text: str) -> Cleaned:
@@ -121,5 +181,13 @@ def _clean_text(article: Article, text: str) -> Cleaned:
         text=body,
         title=normalize_line(title) if title else None,
         truncated=truncated or marked,
-        content_type="text",
+        content_type=_content_type(body, title),
+        text_source="text",
     )
+
+
+def _content_type(text: str, title: str | None) -> ContentType:
+    """Return ``headline`` for a text that is only its title, ``short`` or ``text`` by length."""
+    if title and text == _one_line(title):
+        return "headline"
+    return "short" if len(text) <= SHORT_MAX_CHARS else "text"

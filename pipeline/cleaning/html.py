@@ -15,6 +15,7 @@ spend the saved time on what trafilatura lacks:
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from pipeline.cleaning.rules import junk_reason, word_count
 from pipeline.errors import ContentError
 from pipeline.text import normalize_line, repair_mojibake
 
-__all__ = ["Block", "decode_html", "extract_blocks", "parse_html"]
+__all__ = ["Block", "decode_html", "extract_blocks", "markup_to_text", "parse_html"]
 
 _SNIFF_BYTES = 4096
 _DECLARED = re.compile(
@@ -185,6 +186,38 @@ def parse_html(html: str) -> HtmlElement:
             "markup is nested deeper than the parser's 256-level limit", reason="deeply_nested"
         )
     return tree
+
+
+# Elements whose end is a line break when a fragment becomes text; script and style are dropped.
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6"
+    " header hr li main nav ol p pre section table tr ul".split()
+)
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]\w*);")
+
+
+def markup_to_text(fragment: str) -> str:
+    """Return the text of an HTML fragment (a JSON-LD body, a feed summary), one line per block.
+
+    Plain text comes back with character references (``&amp;``, ``&#39;``) resolved; markup
+    is parsed (never fetched: no network, no entities beyond HTML's own) and each block
+    element ends a line. Never raises: markup lxml cannot parse loses its tags by pattern.
+    """
+    if not _TAG.search(fragment):
+        return html_lib.unescape(fragment) if _ENTITY.search(fragment) else fragment
+    parser = lxml.html.HTMLParser(
+        collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+    )
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div", parser=parser)
+    except (lxml.etree.ParserError, ValueError):
+        return html_lib.unescape(re.sub(r"<[^>]*>", " ", fragment))
+    for el in list(root.iter("script", "style", "noscript", "template")):
+        el.drop_tree()
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+    return str(root.text_content())
 
 
 def _run_trafilatura(tree: HtmlElement, url: str, *, mode: str) -> lxml.etree._Element | None:

@@ -1,4 +1,5 @@
-"""Read article metadata from a parsed page: title, authors, date, site, canonical URL, language.
+"""Read article metadata from a parsed page: title, authors, date, site, canonical URL, language,
+and the body and lead the page declares (JSON-LD ``articleBody``, ``og:description``).
 
 Publishers declare these in several overlapping places (OpenGraph, ``<meta>``
 names, JSON-LD, ``<link rel=canonical>``, ``<html lang>``); we read them in a
@@ -38,6 +39,8 @@ class PageMeta:
     site_name: str | None = None
     canonical_url: str | None = None
     declared_language: str | None = None
+    body: str | None = None  # JSON-LD articleBody: the fallback when extraction finds nothing
+    description: str | None = None  # og:description / description: a lead, the last fallback
 
 
 def _meta(tree: HtmlElement) -> dict[str, str]:
@@ -139,7 +142,9 @@ def _language(tree: HtmlElement, meta: dict[str, str]) -> str | None:
     return None
 
 
-def _title(tree: HtmlElement, meta: dict[str, str], site: str | None) -> str | None:
+def _title(
+    tree: HtmlElement, meta: dict[str, str], site: str | None, headline: object
+) -> str | None:
     for key in ("og:title", "twitter:title", "headline", "title", "dc.title"):
         if meta.get(key):
             return normalize_line(meta[key])
@@ -147,6 +152,8 @@ def _title(tree: HtmlElement, meta: dict[str, str], site: str | None) -> str | N
         text = normalize_line(h1.text_content())
         if text:
             return text
+    if isinstance(headline, str) and headline.strip():  # JSON-LD, on pages built by scripts
+        return normalize_line(headline)
     title_el = tree.find(".//title")
     if title_el is not None and title_el.text:
         parts = _TITLE_SEPARATORS.split(normalize_line(title_el.text))
@@ -217,11 +224,25 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMeta:
         if not canonical.startswith(("http://", "https://")):
             canonical = None
 
+    body = next(
+        (
+            obj["articleBody"]
+            for obj in (article_ld, *ld)
+            if isinstance(obj.get("articleBody"), str) and obj["articleBody"].strip()
+        ),
+        None,
+    )
+    description = next(
+        (meta[k] for k in ("og:description", "description", "twitter:description") if meta.get(k)),
+        None,
+    )
     return PageMeta(
-        title=_title(tree, meta, site),
+        title=_title(tree, meta, site, article_ld.get("headline")),
         authors=_clean_authors(raw_authors),
         published_at=_iso_date(published),
         site_name=normalize_line(site) if site else None,
         canonical_url=canonical,
         declared_language=_language(tree, meta),
+        body=body,
+        description=description,
     )

@@ -4,6 +4,12 @@ A crawler's text keeps the page's furniture as lines of their own ("World
 News", the headline twice, "FILE PHOTO: ..." captions with a photographer
 credit, "Related Articles", "Leave a Reply", "Exit mobile version"). Story
 sentences are never rewritten: a line is either kept whole or dropped.
+
+The rules clean a body; they never remove an item's only content. A flash ("Earthquake
+of magnitude 6.1 strikes off Japan"), a post ("rug works for me") or a text equal to its
+title is shaped like a headline or a label, but when dropping such lines would leave
+nothing, they are the content: then only junk lines go, and when every line is junk,
+nothing goes.
 """
 
 from __future__ import annotations
@@ -98,5 +104,8 @@ def clean_lines(paragraphs: list[list[str]], *, title: str | None) -> PlainResul
             kept.append(line)
         if kept:
             kept_paragraphs.append(kept)
-    kept_paragraphs, found = _strip_head(kept_paragraphs, title)
-    return PlainResult(kept_paragraphs, found)
+    stripped, found = _strip_head(kept_paragraphs, title)
+    if stripped:
+        return PlainResult(stripped, found)
+    # Nothing but a headline, labels or junk: that is the item's content, not furniture.
+    return PlainResult(kept_paragraphs or paragraphs, None)

@@ -131,7 +131,11 @@ def _hostile_entries() -> list[tuple[str, dict[bytes, bytes]]]:
     return [
         ("invalid_json", {b"article": b'{"url": "https://a.example/1", "text": '}),
         ("missing_url", {b"article": b'{"text": "no url here at all"}'}),
-        ("no_body", {b"article": b'{"url": "https://a.example/2", "title": "only a title"}'}),
+        # a title alone is a headline, not an error; only spaces and invisible marks are
+        (
+            "no_body",
+            {b"article": b'{"url": "https://a.example/2", "title": " \\u200b ", "text": "\\t"}'},
+        ),
         (
             "wrong_types",
             {b"article": b'{"url": 42, "text": ["not", "a", "string"], "metadata": "x"}'},

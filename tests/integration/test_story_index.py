@@ -89,7 +89,7 @@ def test_keys_expire_with_the_window(client: redis.Redis) -> None:
     index.assign("r1", fingerprint(make_article(3), url="https://a.org/1"), T0)
     keys = list(client.scan_iter("wwtest:story:*"))
     kinds = {k.decode().split(":")[2] for k in keys}
-    assert kinds == {"url", "hash", "band", "anchor", "sig"}
+    assert kinds == {"url", "hash", "band", "anchor", "lead", "sig"}
     ttls = [client.ttl(k) for k in keys]
     assert all(0 < t <= 1800 for t in ttls)
 
@@ -240,3 +240,53 @@ def test_concurrent_reports_of_one_new_event_get_one_story_id(
     assert not errors and len(results) == len(bodies)
     assert len({r.story_id for r in results}) == 1
     assert sum(r.match == "new" for r in results) == 1
+
+
+def _headline_fingerprints() -> dict[str, Fingerprint]:
+    """Flashes, headlines with a line of text, and full articles with and without titles."""
+    from tests.story_texts import BATTERY_RULES, FINE_REPORT, FINE_REWRITE
+
+    flash = "Korvath Lines fined 410 million euros over freight cartel"
+    docs: dict[str, tuple[str, str | None]] = {
+        "flash": (flash, flash),
+        "flash-other-outlet": ("EU fines Korvath Lines 410 million euros in freight cartel",) * 2,
+        "flash-battery": ("Brussels proposes replaceable phone batteries by 2028",) * 2,
+        "flash-unrelated": ("Earthquake of magnitude 6.1 strikes off Japan",) * 2,
+        "short": ("Halden Maritime fined 212 million euros, Sorrel Shipping spared", None),
+        "post": ("rug works for me", None),
+        "fine": (FINE_REPORT, "EU fines Korvath Lines 410 million euros for fixing freight rates"),
+        "rewrite": (FINE_REWRITE, None),
+        "battery": (BATTERY_RULES, None),
+        "article": (make_article(31), "Port strike ends"),
+    }
+    return {
+        name: fingerprint(text, title=title, url=f"https://{name}.org/s", language="en")
+        for name, (text, title) in docs.items()
+    }
+
+
+def test_headline_tier_on_redis(client: redis.Redis) -> None:
+    fps = _headline_fingerprints()
+    index = make_index(client, story_window_hours=0.5)
+    flash = index.assign("flash", fps["flash"], T0)
+    full = index.assign("fine", fps["fine"], T0)
+    assert (full.story_id, full.match) == (flash.story_id, "lead")
+    assert index.assign("flash-unrelated", fps["flash-unrelated"], T0).match == "new"
+    members = client.hgetall(Keys(prefix="wwtest").story_sig(flash.story_id))
+    assert members[b"n"] == b"2" and members[b"s1"] == b"" and b"l1" in members and b"l2" in members
+    keys = list(client.scan_iter("wwtest:story:lead:*"))
+    assert keys and all(0 < client.ttl(k) <= 1800 for k in keys)
+
+
+def test_headline_tier_agrees_with_the_memory_index(client: redis.Redis) -> None:
+    fps = _headline_fingerprints()
+    names = sorted(fps)
+    for order_seed in range(6):
+        client.flushdb()
+        random.Random(order_seed).shuffle(names)
+        memory, remote = MemoryStoryIndex(), make_index(client)
+        for name in names:
+            assert remote.assign(name, fps[name], T0) == memory.assign(name, fps[name], T0), (
+                order_seed,
+                name,
+            )

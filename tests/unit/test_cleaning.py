@@ -138,4 +138,4 @@ def test_crawler_text_is_used_when_the_html_has_no_story() -> None:
         max_bytes=1_000_000,
     )
     assert cleaned.text == text
-    assert cleaned.content_type == "text"
+    assert (cleaned.content_type, cleaned.text_source) == ("short", "text")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cleaning import clean
+from pipeline.cleaning import SHORT_MAX_CHARS, clean
 from pipeline.models import Article
 
 SEED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "seed-articles"
@@ -50,7 +50,8 @@ def _clean_text(text: str, title: str | None = None) -> tuple[str, str | None, b
     cleaned = clean(
         Article(url="https://news.example/a", text=text, title=title), max_bytes=1_000_000
     )
-    assert cleaned.content_type == "text"
+    assert cleaned.text_source == "text"
+    assert cleaned.content_type == ("short" if len(cleaned.text) <= SHORT_MAX_CHARS else "text")
     return cleaned.text, cleaned.title, cleaned.truncated
 
 

@@ -210,14 +210,16 @@ def worker(
 @click.argument("source", metavar="FILE|DIR|-")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def push(source: str, quiet: bool) -> None:
-    """Validate and push articles: JSONL (one article per line), a directory of .html/.txt files, or - (stdin).
+    """Validate and push articles: JSONL (one article per line), an RSS or Atom feed (one per item), a directory of .html/.txt/.jsonl/feed files, or - (stdin: JSONL or a feed).
 
-    Prints how many were accepted and rejected, and why. Exit code 0 when all were
-    accepted, 3 when some were rejected, 2 on usage errors.
+    Prints how many were accepted and rejected, and why; a feed that is not well-formed is
+    named with the line of its parse error, and the items it opens but could not give are
+    rejected. Exit code 0 when all were accepted, 3 when some were rejected, 2 on usage
+    errors.
     """
     from pipeline.errors import PipelineError
     from workers.ingest.client import push_many
-    from workers.ingest.sources import count_payloads, iter_payloads
+    from workers.ingest.sources import Unreadable, count_payloads, iter_payloads
     from workers.ingest.validation import parse_article
 
     if source != "-" and not Path(source).exists():
@@ -228,10 +230,15 @@ def push(source: str, quiet: bool) -> None:
     accepted = 0
     reasons: Counter[str] = Counter()
     examples: list[tuple[str, str, str]] = []  # the first few, so memory stays bounded
+    unreadable: list[Unreadable] = []  # one per broken file at most: all are reported
     chunk: list[str] = []
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(_progress(count_payloads(source), "pushing", quiet=quiet))
         for label, raw in _ticking(_checked(iter_payloads(source)), bar):
+            if isinstance(raw, Unreadable):
+                reasons[raw.reason] += raw.count
+                unreadable.append(raw)
+                continue
             try:
                 parse_article(raw, max_body_bytes=settings.max_body_bytes)
             except PipelineError as exc:
@@ -249,9 +256,13 @@ def push(source: str, quiet: bool) -> None:
     click.echo(f"accepted {accepted}, rejected {rejected}")
     if not accepted and not rejected:  # an empty file, an empty directory, nothing on stdin
         fail(f"{source}: no articles found (nothing was pushed)", code=3)
+    for problem in unreadable:
+        lost = f"{problem.count} not read" if problem.count else "every item read"
+        click.echo(f"  {problem.reason}: {problem.detail} ({lost})")
     if rejected:
         for reason, count in reasons.most_common():
-            click.echo(f"  {reason}: {count}")
+            if count:
+                click.echo(f"  {reason}: {count}")
         for label, reason, detail in examples:
             click.echo(f"  {label}: {reason}: {detail}")
         if rejected > len(examples):
@@ -303,7 +314,7 @@ def _count_lines(stream: IO[bytes]) -> int | None:
         return None
 
 
-def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str, bytes | str]]:
+def _checked(payloads: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
     """Turn a missing input into a usage error instead of a traceback."""
     try:
         yield from payloads
@@ -321,7 +332,7 @@ def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str,
     "input_",
     type=click.File("rb"),
     default="-",
-    help="JSONL articles (default stdin).",
+    help="JSONL articles, or an RSS or Atom feed (default stdin).",
 )
 @click.option(
     "-o",
@@ -346,10 +357,10 @@ def _checked(payloads: Iterator[tuple[str, bytes | str]]) -> Iterator[tuple[str,
 def process(
     input_: IO[bytes], output: IO[str], watchlists: Path | None, alerts_out: IO[str] | None
 ) -> None:
-    """Run the pipeline in-process on JSONL (no Redis): one enriched record per line.
+    """Run the pipeline in-process on JSONL or a feed (no Redis): one enriched record per line.
 
-    Bad lines become error records ({"error": {...}, "line": N}); nothing crashes.
-    This is also the offline / backfill mode.
+    Bad lines become error records ({"error": {...}, "line": N}; feed items: "item"); nothing
+    crashes. This is also the offline / backfill mode.
     """
     from workers.logs import configure_logging
     from workers.stages.offline import OfflinePipeline

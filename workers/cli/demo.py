@@ -63,11 +63,14 @@ def _apply_watchlists(client: Any, keys: Any, receiver: WebhookReceiver) -> list
 def _push_samples(client: Any, keys: Any) -> tuple[int, list[str]]:
     from pipeline.errors import PipelineError
     from workers.ingest.client import push_many
-    from workers.ingest.sources import iter_payloads
+    from workers.ingest.sources import Unreadable, iter_payloads
     from workers.ingest.validation import parse_article
 
     payloads, refused = [], []
     for label, raw in iter_payloads(str(SAMPLES)):
+        if isinstance(raw, Unreadable):
+            refused.append(f"{label}: {raw.reason}")
+            continue
         try:
             parse_article(raw, max_body_bytes=5_000_000)
         except PipelineError as exc:

@@ -1,10 +1,14 @@
-"""Read articles to push from a JSONL file, a directory of documents, or stdin.
+"""Read articles to push from a JSONL file, a feed, a directory of documents, or stdin.
 
-Why separate: ``wirewatch push``, the demo and the pipeline benchmark read the same
-inputs. Each yields ``(label, raw payload)`` so the caller validates and reports by
-line or file name. ``.html``/``.htm``/``.txt`` files become one article each (URL from
-the page's canonical link or ``og:url`` when present, else the file's URI);
-``.jsonl``/``.ndjson`` files (and any other single file) hold one article per line.
+Why separate: ``wirewatch push``, ``wirewatch process``, the demo and the pipeline
+benchmark read the same inputs. Each yields ``(label, raw payload)`` so the caller
+validates and reports by line, item or file name; a part of the input that could not be
+read at all comes as an ``Unreadable`` (reason, detail, how many items it cost), to be
+counted as rejected. ``.html``/``.htm``/``.txt`` files become one article each (URL from
+the page's canonical link or ``og:url`` when present, else the file's URI); RSS and Atom
+feeds (``.xml``/``.rss``/``.atom``/``.rdf``, or any single file or stdin that opens like
+one) one article per item (``feeds``); ``.jsonl``/``.ndjson`` files (and any other single
+file) hold one article per line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["DOCUMENT_SUFFIXES", "count_payloads", "file_payload", "iter_payloads"]
+from workers.ingest.feeds import (
+    FEED_SUFFIXES,
+    MAX_FEED_BYTES,
+    Unreadable,
+    count_items,
+    feed_payloads,
+    looks_like_feed,
+)
+
+__all__ = [
+    "DOCUMENT_SUFFIXES",
+    "Payload",
+    "Unreadable",
+    "count_payloads",
+    "file_payload",
+    "iter_payloads",
+    "iter_stream",
+]
+
+Payload = bytes | str | Unreadable
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".txt")
 _LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -50,17 +73,51 @@ def _lines(path: Path) -> Iterator[tuple[str, bytes]]:
                 yield f"{path.name}:{n}", line.rstrip(b"\r\n")
 
 
-def iter_payloads(
-    source: str, *, stdin: IO[bytes] | None = None
-) -> Iterator[tuple[str, bytes | str]]:
+def _feed_file(path: Path) -> Iterator[tuple[str, Payload]]:
+    if path.stat().st_size > MAX_FEED_BYTES:
+        yield path.name, Unreadable("feed_too_large", f"{path.name}: over {MAX_FEED_BYTES} bytes")
+        return
+    yield from feed_payloads(path.read_bytes(), path.name)
+
+
+def _is_feed_file(path: Path) -> bool:
+    """Return True for a feed by its suffix, or a file of another suffix that opens like one."""
+    suffix = path.suffix.lower()
+    if suffix in FEED_SUFFIXES:
+        return True
+    if suffix in DOCUMENT_SUFFIXES or suffix in _LINES_SUFFIXES:
+        return False
+    with path.open("rb") as fh:
+        return looks_like_feed(fh.read(4096))
+
+
+def iter_stream(stream: IO[bytes], name: str) -> Iterator[tuple[str, Payload]]:
+    """Yield the payloads of a byte stream: a feed when it opens like one, else JSONL lines.
+
+    JSONL lines are labelled ``line N`` (N counts every line, blank ones too), feed items
+    ``NAME item N``.
+    """
+    lines = enumerate(stream, 1)
+    number, first = next(((n, line) for n, line in lines if line.strip()), (0, b""))
+    if not first:
+        return
+    if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):  # XML: a JSON line opens with {
+        data = first + stream.read(MAX_FEED_BYTES + 1 - len(first))
+        yield from feed_payloads(data, name)
+        return
+    yield f"line {number}", first.rstrip(b"\r\n")
+    for n, line in lines:
+        if line.strip():
+            yield f"line {n}", line.rstrip(b"\r\n")
+
+
+def iter_payloads(source: str, *, stdin: IO[bytes] | None = None) -> Iterator[tuple[str, Payload]]:
     """Yield ``(label, raw payload)``; ``source`` is a file, a directory, or ``-`` for stdin.
 
     Raises ``FileNotFoundError`` when ``source`` does not exist.
     """
     if source == "-":
-        for n, line in enumerate(stdin or sys.stdin.buffer, 1):
-            if line.strip():
-                yield f"line {n}", line.rstrip(b"\r\n")
+        yield from iter_stream(stdin or sys.stdin.buffer, "stdin")
         return
     path = Path(source)
     if not path.exists():
@@ -71,9 +128,14 @@ def iter_payloads(
                 yield file.name, file_payload(file)
             elif file.suffix.lower() in _LINES_SUFFIXES:
                 yield from _lines(file)
+            elif file.suffix.lower() in FEED_SUFFIXES:
+                yield from _feed_file(file)
         return
     if path.suffix.lower() in DOCUMENT_SUFFIXES:
         yield path.name, file_payload(path)
+        return
+    if _is_feed_file(path):
+        yield from _feed_file(path)
         return
     yield from _lines(path)
 
@@ -92,6 +154,9 @@ def count_payloads(source: str) -> int | None:
         suffix = file.suffix.lower()
         if suffix in DOCUMENT_SUFFIXES:
             total += 1
+        elif suffix in FEED_SUFFIXES or (not is_dir and _is_feed_file(file)):
+            with contextlib.suppress(OSError):
+                total += count_items(file.read_bytes()[:MAX_FEED_BYTES])
         elif suffix in _LINES_SUFFIXES or not is_dir:
             with contextlib.suppress(OSError), file.open("rb") as fh:
                 total += sum(1 for line in fh if line.strip())

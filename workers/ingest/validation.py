@@ -6,7 +6,9 @@ things with the same ``reason`` codes (which become dead-letter reasons).
 
 Reasons: ``undecodable`` (not UTF-8), ``payload_too_large``, ``invalid_json``,
 ``invalid_article`` (not an object, missing/ill-typed fields), ``missing_body``
-(neither ``html`` nor ``text``), ``body_too_large``.
+(none of ``html``, ``text`` and ``title`` shows anything: empty, whitespace, control or
+zero-width characters only), ``body_too_large``. A title alone is valid: a headline or
+flash, whose title is then the text analysed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import ContentError, InvalidArticle
 from pipeline.models import Article
+from pipeline.text import has_visible
 
 __all__ = ["describe_validation_error", "parse_article"]
 
@@ -75,9 +78,13 @@ def parse_article(raw: bytes | str, *, max_body_bytes: int) -> Article:
         article = Article.model_validate(data)
     except ValidationError as exc:
         raise InvalidArticle(describe_validation_error(exc), reason="invalid_article") from None
-    body = article.html if article.html is not None else article.text
-    if body is None or not body.strip():
-        raise InvalidArticle("article needs a non-empty `html` or `text`", reason="missing_body")
+    body = article.html if has_visible(article.html) else article.text
+    if not has_visible(body):
+        if has_visible(article.title):
+            return article  # a headline or flash: the title is the text
+        raise InvalidArticle(
+            "article needs a non-empty `html`, `text` or `title`", reason="missing_body"
+        )
     size = len(body.encode("utf-8", "surrogatepass"))
     if size > max_body_bytes:
         raise ContentError(

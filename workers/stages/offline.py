@@ -22,6 +22,7 @@ from pipeline.errors import PermanentError, PipelineError
 from pipeline.matching import Monitor
 from pipeline.story import MemoryStoryIndex
 from pipeline.watchlist import Watchlist, parse_watchlists
+from workers.ingest.sources import Unreadable, iter_stream
 from workers.ingest.validation import parse_article
 from workers.keys import Keys
 from workers.settings import Settings
@@ -34,9 +35,22 @@ from workers.watchlists.store import expand_env
 __all__ = ["OfflinePipeline", "error_record"]
 
 
-def error_record(line: int, reason: str, detail: str, stage: str) -> dict[str, Any]:
-    """Return the JSON line written in place of an article that could not be processed."""
-    return {"error": {"reason": reason, "detail": detail, "stage": stage}, "line": line}
+def error_record(line: int | str, reason: str, detail: str, stage: str) -> dict[str, Any]:
+    """Return the JSON line written in place of an article that could not be processed.
+
+    ``line`` is the JSONL line number, or the label of a feed item (``"feed.xml item 3"``,
+    written under ``item``) or of a feed that could not be read (under ``input``).
+    """
+    error = {"reason": reason, "detail": detail, "stage": stage}
+    if isinstance(line, int):
+        return {"error": error, "line": line}
+    return {"error": error, ("item" if " item " in line else "input"): line}
+
+
+def _position(label: str) -> int | str:
+    """Return a JSONL label's line number (``"line 7"`` -> 7), or the label itself."""
+    number = label.removeprefix("line ")
+    return int(number) if number != label and number.isdigit() else label
 
 
 def _monitor(watchlists: list[Watchlist], kb: KnowledgeBase) -> Monitor:
@@ -86,13 +100,18 @@ class OfflinePipeline:
                 window=timedelta(hours=settings.story_window_hours),
                 event_cosine=settings.story_event_cosine,
                 event_entities=settings.story_event_entities,
+                lead_containment=settings.story_lead_containment,
             ),
         )
 
     def run(
         self, src: IO[bytes], out: IO[str], *, alerts_out: IO[str] | None = None
     ) -> dict[str, int]:
-        """Process every line of ``src``; return counts of records, errors and alerts."""
+        """Process every line (or feed item) of ``src``; return counts of records, errors, alerts.
+
+        ``src`` is JSONL, or an RSS or Atom feed (read as ``wirewatch push`` reads one); a
+        feed's parse error or unread items are error records too.
+        """
         streams = MemoryStreams()
         keys = Keys()
         emitter = Emitter(
@@ -103,9 +122,12 @@ class OfflinePipeline:
             deliver=lambda alert, watchlist: None,
         )
         stats = {"records": 0, "errors": 0, "alerts": 0}
-        for n, raw in enumerate(src, 1):
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
+        name = Path(str(getattr(src, "name", "stdin"))).name.strip("<>") or "stdin"
+        for label, raw in iter_stream(src, name):
+            n = _position(label)
+            if isinstance(raw, Unreadable):
+                out.write(json.dumps(error_record(n, raw.reason, raw.detail, "read")) + "\n")
+                stats["errors"] += raw.count
                 continue
             stage = "validate"
             try:

@@ -4,19 +4,20 @@
 rule as ``pipeline.story.MemoryStoryIndex`` (exact URL, exact text, then LSH bands and
 anchors verified by estimated Jaccard/containment against up to ``MAX_MEMBERS`` members of
 each candidate story, then the event tier: stories sharing a top entity or term, verified
-by term cosine and entity weighted Jaccard). The whole look-up-or-create runs in one
-script, so concurrent workers given copies or reports of one new story agree on a single
-``story_id``.
+by term cosine and entity weighted Jaccard, then the headline tier: a brief and the story
+it announces, by headline containment). The whole look-up-or-create runs in one script, so
+concurrent workers given copies or reports of one new story agree on a single ``story_id``.
 
 Keys (``workers.keys``), all expiring after ``story_window_hours``:
 
 - ``story:url:<url key>`` / ``story:hash:<content hash>`` -> ``"<story id>\\n<first record id>"``
   (set once, ``NX``: the first copy stays the one later exact copies point to);
-- ``story:band:<band>`` / ``story:anchor:<anchor>`` / ``story:event:<entity or term key>``
-  -> set of story ids;
-- ``story:sig:<story id>`` -> hash ``n``, ``s1..sN`` (packed signatures), ``z1..zN`` (sizes),
-  ``t1..tN`` / ``e1..eN`` (event term and entity weights, ``"hash:weight ..."``, for members
-  that have an event signature).
+- ``story:band:<band>`` / ``story:anchor:<anchor>`` / ``story:event:<entity or term key>`` /
+  ``story:lead:<headline word key>`` -> set of story ids;
+- ``story:sig:<story id>`` -> hash ``n``, ``s1..sN`` (packed signatures, empty for a brief
+  too short for one), ``z1..zN`` (sizes), ``t1..tN`` / ``e1..eN`` (event term and entity
+  weights, ``"hash:weight ..."``, for members that have an event signature), ``l1..lN``
+  (headline weights, for members that have a headline signature).
 
 A story's window runs from its first article: its signature hash expires then, and band or
 anchor sets naming it are cleaned lazily. The script reads ``story:sig:*`` keys it was not
@@ -35,10 +36,14 @@ from pipeline.errors import TransientError
 from pipeline.story import (
     ANCHOR_MAX_STORIES,
     BINS,
+    BRIEF_MAX_SHINGLES,
     DEFAULT_CONTAINMENT,
     DEFAULT_EVENT_COSINE,
     DEFAULT_EVENT_ENTITIES,
+    DEFAULT_LEAD_CONTAINMENT,
     EVENT_KEY_MAX_STORIES,
+    LEAD_KEY_MAX_STORIES,
+    LEAD_MIN_SHARED,
     MAX_CANDIDATES,
     MAX_MEMBERS,
     MIN_AGREE,
@@ -54,11 +59,14 @@ from workers.settings import Settings
 
 __all__ = ["ASSIGN_SCRIPT", "RedisStoryIndex"]
 
-# KEYS: url key, hash key, band keys..., anchor keys..., event keys...
+# KEYS: url key, hash key, band keys..., anchor keys..., event keys..., headline look-up
+#       keys..., headline index keys...
 # ARGV: record id, new story id, signature, size, ttl, threshold, containment, #bands,
 #       #anchors, sig key prefix, has url, bins, min agree, anchor max, max candidates,
 #       max members, min near shingles, #event keys, event terms, event entities,
-#       event cosine, event entities threshold, event key max stories
+#       event cosine, event entities threshold, event key max stories, #headline look-up
+#       keys, #headline index keys, headline terms, brief max shingles, headline
+#       containment, headline min shared, headline key max stories
 ASSIGN_SCRIPT = r"""
 local record, new_id, sig, size = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ttl, threshold, containment = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -67,6 +75,9 @@ local bins, min_agree, anchor_max = tonumber(ARGV[12]), tonumber(ARGV[13]), tonu
 local max_candidates, max_members, min_near = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
 local nevents, terms, ents = tonumber(ARGV[18]), ARGV[19], ARGV[20]
 local ev_cosine, ev_entities, ev_max = tonumber(ARGV[21]), tonumber(ARGV[22]), tonumber(ARGV[23])
+local nlookup, nlead, lead = tonumber(ARGV[24]), tonumber(ARGV[25]), ARGV[26]
+local brief_max, lead_containment = tonumber(ARGV[27]), tonumber(ARGV[28])
+local lead_min, lead_max = tonumber(ARGV[29]), tonumber(ARGV[30])
 
 local function remember(story, first)
   local value = story .. '\n' .. first
@@ -95,6 +106,9 @@ local eligible = sig ~= '' and size >= min_near and string.len(sig) == bins * 4
 local last = 2 + nbands + nanchors
 local event_eligible = eligible and nevents > 0 and terms ~= '' and ents ~= ''
 local last_event = last + nevents
+local lead_eligible = lead ~= ''
+local brief = size < brief_max
+local last_lookup = last_event + nlookup
 
 -- Every write sets the full window: expiries only move forward, and a set outliving its
 -- stories is harmless (stale members are dropped when met).
@@ -105,11 +119,16 @@ local function index_under(story)
     redis.call('SADD', KEYS[i], story)
     redis.call('EXPIRE', KEYS[i], ttl)
   end
+  for i = last_lookup + 1, last_lookup + nlead do
+    redis.call('SADD', KEYS[i], story)
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
 end
 
 local function add_member(key, n)
   redis.call('HSET', key, 'n', n, 's' .. n, sig, 'z' .. n, size)
   if event_eligible then redis.call('HSET', key, 't' .. n, terms, 'e' .. n, ents) end
+  if lead_eligible then redis.call('HSET', key, 'l' .. n, lead) end
 end
 
 -- Stories under the keys KEYS[from..to] (skipping keys shared by more than `limit`
@@ -241,8 +260,61 @@ if event_eligible then
   if best then return join(best, 'event', best_score) end
 end
 
+-- Headline tier: a brief and the story it announces (see pipeline.story.lead_similar).
+if lead_eligible and nlookup > 0 then
+  local order = ranked(last_event + 1, last_lookup, lead_max)
+  local lmap, _, _ = weights(lead)
+  local lcount, ltotal = 0, 0
+  for _, w in pairs(lmap) do
+    lcount = lcount + 1
+    ltotal = ltotal + w
+  end
+  local best, best_score, checked = nil, -1, 0
+  for _, story in ipairs(order) do
+    if checked >= max_candidates then break end
+    local fields = redis.call('HGETALL', prefix .. story)
+    if #fields == 0 then
+      for i = last_event + 1, last_lookup do redis.call('SREM', KEYS[i], story) end
+    else
+      checked = checked + 1
+      local h = {}
+      for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
+      for m = 1, tonumber(h['n']) do
+        local other, other_size = h['l' .. m], tonumber(h['z' .. m])
+        if other and other ~= '' and other_size and (brief or other_size < brief_max) then
+          local omap, ototal = weights(other)
+          local ocount, shared, inter = 0, 0, 0
+          for _ in pairs(omap) do ocount = ocount + 1 end
+          for k, w in pairs(lmap) do
+            local o = omap[k]
+            if o then
+              shared = shared + 1
+              inter = inter + math.min(w, o)
+            end
+          end
+          local total = ototal
+          if brief and other_size < brief_max then
+            total = math.max(ltotal, ototal)
+          elseif brief then
+            total = ltotal
+          end
+          local score = 0.0
+          if total > 0 then score = inter / total end
+          if lcount >= lead_min and ocount >= lead_min and shared >= lead_min
+              and score >= lead_containment then
+            if score > best_score or (score == best_score and story < best) then
+              best, best_score = story, score
+            end
+          end
+        end
+      end
+    end
+  end
+  if best then return join(best, 'lead', best_score) end
+end
+
 remember(new_id, record)
-if eligible then
+if eligible or lead_eligible then
   local key = prefix .. new_id
   redis.call('DEL', key)
   add_member(key, 1)
@@ -268,6 +340,9 @@ class RedisStoryIndex:
         self.containment = getattr(settings, "story_containment", DEFAULT_CONTAINMENT)
         self.event_cosine = getattr(settings, "story_event_cosine", DEFAULT_EVENT_COSINE)
         self.event_entities = getattr(settings, "story_event_entities", DEFAULT_EVENT_ENTITIES)
+        self.lead_containment = getattr(
+            settings, "story_lead_containment", DEFAULT_LEAD_CONTAINMENT
+        )
         self._script = client.register_script(ASSIGN_SCRIPT)
 
     def assign(self, record_id: str, fp: Fingerprint, at: datetime) -> Assignment:
@@ -281,12 +356,15 @@ class RedisStoryIndex:
         bands = fp.bands if eligible else ()
         anchors = fp.anchors if eligible else ()
         events = fp.event_keys if fp.event_eligible else ()
+        lookup, lead = fp.lead_lookup, fp.lead_keys
         keys = [
             self.keys.story_url(fp.url_key) if fp.url_key else self.keys.story_url("-"),
             self.keys.story_hash(fp.content_hash),
             *(self.keys.story_band(b) for b in bands),
             *(self.keys.story_anchor(a) for a in anchors),
             *(self.keys.story_event(e) for e in events),
+            *(self.keys.story_lead(k) for k in lookup),
+            *(self.keys.story_lead(k) for k in lead),
         ]
         args: list[Any] = [
             record_id,
@@ -312,6 +390,13 @@ class RedisStoryIndex:
             repr(self.event_cosine),
             repr(self.event_entities),
             EVENT_KEY_MAX_STORIES,
+            len(lookup),
+            len(lead),
+            encode_weights(fp.lead_terms) if lead else "",
+            BRIEF_MAX_SHINGLES,
+            repr(self.lead_containment),
+            LEAD_MIN_SHARED,
+            LEAD_KEY_MAX_STORIES,
         ]
         try:
             story_id, first, kind, score = (_text(v) for v in self._script(keys=keys, args=args))
