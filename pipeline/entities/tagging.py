@@ -85,7 +85,8 @@ _ARTICLES = frozenset({"the", "a", "an"})
 # A larger built-in place the recogniser does not see is withdrawn only when its word
 # is this common (``Ende`` 5.7, ``Mal`` 6.3; city names rarely pass 5.3).
 _MAJOR_PLACE_ZIPF = 5.5
-_HYPHEN_PART = 4  # longest lower-case part after a hyphen in a person's name (``Jong-un``)
+_HYPHEN_PART = 4
+_COMPOUND_HEAD = 4  # shortest first part and last part of a compound noun  # longest lower-case part after a hyphen in a person's name (``Jong-un``)
 # A built-in city linked by one of its other names (not its own) yields to the recogniser
 # when it types the very same words as a person or organisation: geonames' alternate
 # names include surnames and organisations (``Abbas`` for Fort Abbas, ``Hamas`` for Hamm).
@@ -776,7 +777,7 @@ class _Tagger:
             if etype == "PERSON":
                 i = self._past_title(i, j)
             i, j = self._trim(i, j)
-            if i > j:
+            if i > j or (i == j and etype == "MISC" and self._compound_noun(i)):
                 continue
             if etype == "PERSON":
                 j = self._past_hyphen(j)
@@ -881,6 +882,28 @@ class _Tagger:
                     start = k + 1
             out.append(Name(start, name.j, name.type) if start != name.i else name)
         return out
+
+    def _compound_noun(self, k: int) -> bool:
+        """Whether word ``k`` is a compound ending in a common noun, in German.
+
+        ``Standardcontainer``, ``Hafenbehörde``: in a noun-capitalising language a
+        compound whose last part is a common word is a noun, however rare the whole
+        compound is; a one-word MISC name of that kind is dropped.
+        """
+        language = self.language
+        if language not in _NOUN_CAPITALISING:
+            return False
+        word = self.stream.surface(k, k)
+        if word.isupper() or not word.isalpha():
+            return False
+        lower = word.lower()
+        try:
+            return any(
+                _zipf(lower[cut:], language) >= NOUN_ZIPF  # type: ignore[arg-type]
+                for cut in range(_COMPOUND_HEAD, len(lower) - _COMPOUND_HEAD + 1)
+            )
+        except Exception:  # wordfreq needs optional tokenizers for some languages
+            return False
 
     def _past_hyphen(self, j: int) -> int:
         """Extend a person's name over a short lower-case part after a hyphen (``Jong-un``)."""

@@ -269,3 +269,12 @@ def test_a_company_suffix_makes_an_organisation() -> None:
     text = "The contract went to Varnholt Systemtechnik GmbH, a supplier based in the south."
     types = {e.name: e.type for e in tag(text, kb=_kb(), language="en")}
     assert types.get("Varnholt Systemtechnik GmbH") == "ORG", types
+
+
+def test_a_german_compound_ending_in_a_common_noun_is_no_name() -> None:
+    text = (
+        "Nach Angaben der Hafenbehörde wurden im Hamburger Hafen mehr als neun Millionen "
+        "Standardcontainer bewegt."
+    )
+    names = {n for _, _, n, _ in _mentions(tag(text, kb=_kb(), language="de"))}
+    assert not names & {"Standardcontainer", "Hafenbehörde"}, names
