@@ -378,9 +378,13 @@ class _Tagger:
 
     @functools.cached_property
     def lower_words(self) -> set[str]:
-        """Words written in lower case somewhere in the text (ordinary words)."""
+        """Words written in lower case somewhere in the text or the title (ordinary words)."""
         stream = self.stream
-        return set(compress(stream.words, map(operator.not_, stream.caps)))
+        words = set(compress(stream.words, map(operator.not_, stream.caps)))
+        title = self.title_stream
+        if title is not None:
+            words.update(compress(title.words, map(operator.not_, title.caps)))
+        return words
 
     @functools.cached_property
     def mid_caps(self) -> set[str]:
@@ -779,6 +783,8 @@ class _Tagger:
             i, j = self._trim(i, j)
             if i > j or (i == j and etype == "MISC" and self._compound_noun(i)):
                 continue
+            if i == j and self._opener_only(i):
+                continue
             if etype == "PERSON":
                 j = self._past_hyphen(j)
             if covered.isdisjoint(range(i, j + 1)):
@@ -882,6 +888,19 @@ class _Tagger:
                     start = k + 1
             out.append(Name(start, name.j, name.type) if start != name.i else name)
         return out
+
+    def _opener_only(self, k: int) -> bool:
+        """Whether word ``k`` opens a sentence, is never capitalised mid-sentence and is
+        written in lower case elsewhere in the article (``Ferry services ...`` after
+        ``ferry ports`` in the title): an ordinary word, whatever the model says."""
+        stream = self.stream
+        word = stream.words[k]
+        return (
+            bool(stream.sentence_start[k])
+            and word in self.lower_words
+            and word not in self.mid_caps
+            and not stream.surface(k, k).isupper()
+        )
 
     def _compound_noun(self, k: int) -> bool:
         """Whether word ``k`` is a compound ending in a common noun, in German.

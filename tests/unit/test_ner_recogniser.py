@@ -278,3 +278,11 @@ def test_a_german_compound_ending_in_a_common_noun_is_no_name() -> None:
     )
     names = {n for _, _, n, _ in _mentions(tag(text, kb=_kb(), language="de"))}
     assert not names & {"Standardcontainer", "Hafenbehörde"}, names
+
+
+def test_a_sentence_opener_the_title_writes_in_lower_case_is_no_name() -> None:
+    title = "Storm shuts ferry ports along the coast"
+    text = "Ferry services to Denmark are expected to resume on Monday, the operator said."
+    names = {e.name for e in tag(text, title=title, kb=_kb(), language="en")}
+    assert "Ferry" not in names, names
+    assert "Denmark" in names

@@ -107,7 +107,8 @@ def _summary(client: Any, keys: Any, receiver: WebhookReceiver, pushed: int, ela
         out(
             f"{r.get('source') or '?'}  [{lang['code']} {lang['confidence']:.2f}]  {r.get('title') or r['id']}"
         )
-        out(f"    entities: {', '.join(e['name'] for e in ents) or '-'}")
+        names = ", ".join("{} ({})".format(e["name"], e["type"]) for e in ents)
+        out(f"    entities: {names or '-'}")
         note = f"    story {r.get('story_id')}"
         if r.get("duplicate_of"):
             note += f"  (exact copy of {r['duplicate_of']})"
