@@ -542,9 +542,7 @@ class Recogniser:
 @lru_cache(maxsize=1)
 def default_recogniser() -> Recogniser:
     """Return the shipped recogniser, loaded once per process (``RecogniserError`` if broken)."""
-    return Recogniser(
-        DATA_DIR / MODEL_FILE, DATA_DIR / GAZETTEER_FILE, DATA_DIR / GIVEN_NAMES_FILE
-    )
+    return Recogniser(DATA_DIR / MODEL_FILE, DATA_DIR / GAZETTEER_FILE, DATA_DIR / GIVEN_NAMES_FILE)
 
 
 def fold_name(name: str) -> str:
