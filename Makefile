@@ -34,7 +34,8 @@ eval: $(STAMP)
 	$(PY) -m evals
 
 # Rebuild the shipped named-entity model and gazetteer (pipeline/entities/data) from the
-# training corpora; about 3 minutes on one core.
+# training corpora (needs the dev extra: Faker gives the given-name list); about 10 minutes
+# on two busy shared cores, roughly half that on a quiet one.
 NER_TRAIN_DIR ?= ../shared/data/ner-train
 model: $(STAMP)
 	$(PY) -m pipeline.entities.training --data $(NER_TRAIN_DIR) --out pipeline/entities/data
