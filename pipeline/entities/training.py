@@ -99,6 +99,10 @@ def faker_given_names() -> set[str]:
     """Return the folded given names of Faker's person providers (a training dependency)."""
     import importlib
 
+    try:
+        import faker  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(f"make model needs Faker (pip install -e '.[dev]'): {exc}") from exc
     out: set[str] = set()
     for locale in _FAKER_LOCALES:
         try:
