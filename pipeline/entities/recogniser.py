@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.entities.roles import is_role
-from pipeline.entities.stream import HARD, SOFT, TokenStream, key_of, tokenize
+from pipeline.entities.stream import SOFT, TokenStream, key_of, tokenize
 from pipeline.entities.variants import HONORIFICS
 from pipeline.models import EntityType
 
@@ -68,6 +68,9 @@ MAX_SEQUENCE = 120  # words per labelled sequence: longer runs are cut (no sente
 # development sets, checked on the odd ones (docs/decisions.md).
 MIN_CONFIDENCE = 0.3
 MIN_CONFIDENCE_MISC = 0.3
+# Below this probability of being part of a name, a hint's type is not worked out
+# (the tagger uses hints from 0.3, ``tagging._EVIDENCE_P``).
+HINT_FLOOR = 0.05
 _MAX_GAZ_WORDS = 4  # longest gazetteer name looked up, in words
 _CACHE_LIMIT = 200_000  # cached word feature lists (cleared when full: bounded memory)
 _LABELS: dict[str, EntityType] = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC"}
@@ -307,6 +310,12 @@ class _Features:
         )
         per_word = [self.word(text[starts[k] : ends[k]], words[k], language) for k in range(a, b)]
         multi = self.gazetteer.spans(words, gaps, a, b) if self.gazetteer is not None else {}
+        # the gap before each word of the sentence and after its last one (shared: the
+        # gap after word k is the gap before word k + 1)
+        kinds = [
+            _gap_kind(text[ends[k - 1] : starts[k]], gaps[k]) if k else "nl" for k in range(a, b)
+        ]
+        kinds.append(_gap_kind(text[ends[b - 1] : starts[b]], gaps[b]) if b < len(words) else "nl")
         out: list[list[str]] = []
         for n, k in enumerate(range(a, b)):
             own = per_word[n][0]
@@ -321,10 +330,8 @@ class _Features:
                     feats.append("lw")
                 if word in mid_caps:
                     feats.append("mc")
-            gap = text[ends[k - 1] : starts[k]] if k else "\n"
-            feats.append("gb=" + _gap_kind(gap, gaps[k]))
-            after = text[ends[k] : starts[k + 1]] if k + 1 < len(words) else "\n"
-            feats.append("ga=" + _gap_kind(after, gaps[k + 1] if k + 1 < len(words) else HARD))
+            feats.append("gb=" + kinds[n])
+            feats.append("ga=" + kinds[n + 1])
             if n >= 1:
                 feats.extend(per_word[n - 1][1])
             else:
@@ -512,12 +519,16 @@ class Recogniser:
         for n, label in enumerate(labels):
             if label != "O" or not caps[offset + n]:
                 continue
+            p_name = 1.0 - marginal("O", n)
+            if p_name < HINT_FLOOR:  # no name: the type would never be used
+                hints[offset + n] = ("MISC", p_name)
+                continue
             best, best_p = "MISC", -1.0
             for kind in self._kinds:
                 p = sum(marginal(f"{t}-{kind}", n) for t in "BI" if f"{t}-{kind}" in self._labels)
                 if p > best_p:
                     best, best_p = kind, p
-            hints[offset + n] = (_LABELS[best], 1.0 - marginal("O", n))
+            hints[offset + n] = (_LABELS[best], p_name)
 
     def _confident(self, names: list[Name], labels: list[str], offset: int) -> list[Name]:
         """Keep the names whose every label has a marginal probability above the threshold."""
