@@ -34,3 +34,17 @@ def redis_url(redis_server: object) -> Iterator[str]:
     client.flushall()
     client.close()
     yield url
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """Give every test the logging set-up it found: commands run in-process (``process``
+    configures WARNING) must not silence the info events a later test captures."""
+    import structlog
+
+    from workers import logs
+
+    saved, configured = structlog.get_config(), logs._configured
+    yield
+    structlog.configure(**saved)
+    logs._configured = configured
