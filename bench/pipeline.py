@@ -43,7 +43,8 @@ def _payloads(count: int) -> list[str]:
     return out
 
 
-def _wait(predicate: Any, timeout: float) -> bool:
+def wait_until(predicate: Any, timeout: float) -> bool:
+    """Poll ``predicate`` every 50 ms until it is true (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -65,7 +66,7 @@ def start_workers(env: dict[str, str], log_dir: Path) -> ProcessGroup:
     try:
         for name in WORKER_GROUPS:
             workers.start(f"worker-{name}", cli_argv(*worker_argv(name, concurrency=1)[1:]))
-        _wait(lambda: all(" ready." in p.read_text(errors="replace") for p in log_dir.glob("worker-*.log")) and len(list(log_dir.glob("worker-*.log"))) == len(WORKER_GROUPS), 120)  # fmt: skip
+        wait_until(lambda: all(" ready." in p.read_text(errors="replace") for p in log_dir.glob("worker-*.log")) and len(list(log_dir.glob("worker-*.log"))) == len(WORKER_GROUPS), 120)  # fmt: skip
     except BaseException:  # Ctrl-C while starting: leave no worker behind
         workers.stop()
         raise
@@ -106,7 +107,7 @@ def main() -> None:
                     started = time.monotonic()
                     for i in range(0, count, 500):
                         push_many(client, payloads[i : i + 500], keys=keys)
-                    done = _wait(
+                    done = wait_until(
                         lambda: client.xlen(keys.enriched) + client.xlen(keys.dlq) >= count, 600
                     )
                     elapsed = time.monotonic() - started

@@ -46,6 +46,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench.pipeline import wait_until
+
 __all__ = ["load_articles", "main"]
 
 # Before timing, both paths process every page once (as HTML and as text, ids of their own):
@@ -235,15 +237,6 @@ def _show_logs(log_dir: Path, lines: int = 15) -> None:
             print(line[:400], file=sys.stderr)
 
 
-def _wait(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _ms_of(entry_id: Any) -> int:
     return int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")[0])
 
@@ -287,9 +280,9 @@ def _system(
     try:
         for proc_name, argv in service_argvs().items():
             group.start(proc_name, argv)
-        _wait(lambda: sum(" ready." in p.read_text(errors="replace") for p in log_dir.glob("worker*.log")) == 2, 180)  # fmt: skip
+        wait_until(lambda: sum(" ready." in p.read_text(errors="replace") for p in log_dir.glob("worker*.log")) == 2, 180)  # fmt: skip
         _push(client, keys.ingest, warmup)
-        if not _wait(lambda: client.xlen(keys.enriched) + client.xlen(keys.dlq) >= len(warmup), timeout):  # fmt: skip
+        if not wait_until(lambda: client.xlen(keys.enriched) + client.xlen(keys.dlq) >= len(warmup), timeout):  # fmt: skip
             _show_logs(log_dir)
             raise RuntimeError("warm-up did not finish (the logs' last lines are above)")
         time.sleep(1.0)  # let the warm-up's last acks and trims settle
@@ -308,7 +301,7 @@ def _system(
         since = time.time()
         first_ms = _push(client, keys.ingest, articles)
         want = done_before + len(articles)
-        complete = _wait(lambda: client.xlen(keys.enriched) + client.xlen(keys.dlq) >= want, timeout)  # fmt: skip
+        complete = wait_until(lambda: client.xlen(keys.enriched) + client.xlen(keys.dlq) >= want, timeout)  # fmt: skip
         last = client.xrevrange(keys.enriched, count=1)
         dlq_last = client.xrevrange(keys.dlq, count=1)
         last_ms = max(_ms_of(r[0]) for r in [*last, *dlq_last])
